@@ -1,0 +1,185 @@
+"""Engine creation, migrations and error wrapping for the catalog database.
+
+SQLite is the default (one embedded file, no server); PostgreSQL is used when a
+``postgresql+psycopg://`` URL is given. The schema is created and upgraded only
+by the Alembic revisions in ``migrations/``, run programmatically on open.
+
+SQLite specifics, and why:
+- WAL journal: readers (a search, ``vigil stats``) never wait for the indexer.
+- ``synchronous=NORMAL``: in WAL mode a committed batch survives a killed process;
+  only a power cut can lose the last commits, and the indexer redoes those.
+- write transactions start with ``BEGIN IMMEDIATE``: the write lock is taken up
+  front, so two writers queue on the busy timeout instead of one failing at once
+  with a lock-upgrade deadlock (SQLite does not run the busy handler then).
+- foreign keys ON, so deleting a source cascades to its frames and vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+from vigil.errors import CatalogError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DEFAULT_BUSY_TIMEOUT_S = 15.0
+WRITE = "vigil_write"  # execution option that makes a SQLite transaction BEGIN IMMEDIATE
+_PG_MIGRATION_LOCK = 0x76696731  # pg_advisory_xact_lock key: one migrator at a time
+
+
+def safe_url(url: URL | str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        return "<unparseable URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def create_catalog_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise CatalogError(
+            f"not a database URL: {url!r} (expected sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST/DB)"
+        ) from error
+    backend = parsed.get_backend_name()
+    connect_args: dict[str, Any] = {}
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database)
+            if path.is_dir():
+                raise CatalogError(f"catalog path is a folder, expected a database file: {path}")
+            if not path.parent.is_dir():
+                raise CatalogError(
+                    f"catalog folder does not exist or is not a folder: {path.parent}"
+                )
+        connect_args["timeout"] = busy_timeout_s  # sqlite3's busy handler, in seconds
+    elif backend == "postgresql":
+        connect_args["connect_timeout"] = max(1, round(busy_timeout_s))
+    else:
+        raise CatalogError(
+            f"unsupported catalog database {backend!r} in {safe_url(parsed)}: "
+            "expected sqlite or postgresql"
+        )
+    try:
+        engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError) as error:
+        raise CatalogError(f"cannot use catalog database {safe_url(parsed)}: {error}") from error
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine, busy_timeout_s)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (see _on_begin), instead
+        # of the sqlite3 module's implicit, deferred-only transactions.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the schema to the newest revision; returns it. Refuses foreign databases."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+    heads = set(script.get_heads())
+    with guard("open the catalog", engine.url), engine.connect() as connection:
+        connection = connection.execution_options(**{WRITE: True})
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                )
+            tables = set(inspect(connection).get_table_names())
+            if tables and "alembic_version" not in tables:
+                raise CatalogError(
+                    f"{safe_url(engine.url)} already holds tables {sorted(tables)[:5]} but is "
+                    "not a Vigil catalog (no schema version); point the database URL at an "
+                    "empty database or a Vigil catalog"
+                )
+            current = set(MigrationContext.configure(connection).get_current_heads())
+            if current == heads:
+                return next(iter(heads))
+            known = {revision.revision for revision in script.walk_revisions()}
+            unknown = current - known
+            if unknown:
+                raise CatalogError(
+                    f"{safe_url(engine.url)} has schema revision {sorted(unknown)}, which this "
+                    f"Vigil does not know (newest known: {sorted(heads)}); it was written by a "
+                    "newer Vigil or is not a Vigil catalog"
+                )
+            config.attributes["connection"] = connection
+            try:
+                command.upgrade(config, "head")
+            except CommandError as error:
+                raise CatalogError(
+                    f"cannot migrate catalog {safe_url(engine.url)}: {error}"
+                ) from error
+    return next(iter(heads))
+
+
+def _first_line(error: DBAPIError) -> str:
+    original = error.orig if error.orig is not None else error
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(original).__name__
+
+
+@contextmanager
+def guard(action: str, url: URL | str | None = None) -> Iterator[None]:
+    """Turn database driver errors into one ``CatalogError`` that says what failed and why."""
+    where = f" ({safe_url(url)})" if url is not None else ""
+    try:
+        yield
+    except CatalogError:
+        raise
+    except DBAPIError as error:
+        reason = _first_line(error)
+        lowered = reason.lower()
+        if "locked" in lowered or "busy" in lowered:
+            message = (
+                f"could not {action}: the catalog database is locked by another process and "
+                f"stayed locked for the whole busy timeout{where}; stop the other writer or "
+                f"retry ({reason})"
+            )
+        elif "not a database" in lowered or "malformed" in lowered:
+            message = (
+                f"could not {action}: the catalog file is not an SQLite database or is "
+                f"corrupt{where} ({reason})"
+            )
+        elif "unable to open" in lowered or "readonly" in lowered or "read-only" in lowered:
+            message = (
+                f"could not {action}: the catalog file cannot be opened for writing{where} "
+                f"({reason})"
+            )
+        else:
+            message = f"could not {action}{where}: {reason}"
+        raise CatalogError(message) from error
+    except SQLAlchemyError as error:
+        raise CatalogError(f"could not {action}{where}: {error}") from error

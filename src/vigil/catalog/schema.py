@@ -1,0 +1,131 @@
+"""ORM tables of the catalog.
+
+These classes describe the schema for queries; the schema itself is created
+only by the Alembic revisions in ``migrations/versions`` (keep both in step).
+
+Ids of ``sources`` and ``embeddings`` are never reused (SQLite AUTOINCREMENT,
+PostgreSQL sequences): an embedding id is also the vector's id in the FAISS
+index, and a reused id could resurrect a removed vector there. Embeddings are
+per frame for now; per-object vectors will add a nullable ``object_id`` column.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC on every backend.
+
+    SQLite has no timestamp type and drops the offset; PostgreSQL returns the
+    session's zone. Normalising to UTC both ways gives the same values everywhere.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SourceRow(Base):
+    __tablename__ = "sources"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    location: Mapped[str] = mapped_column(Text)
+    site: Mapped[str | None] = mapped_column(String(200))
+    position: Mapped[str | None] = mapped_column(String(200))
+    metadata_json: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FrameRow(Base):
+    __tablename__ = "frames"
+    __table_args__ = (
+        UniqueConstraint("source_id", "frame_index", name="uq_frames_source_index"),
+        Index("ix_frames_source_time", "source_id", "media_time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    # 64-bit: stream frames are identified by wall-clock milliseconds.
+    frame_index: Mapped[int] = mapped_column(BigInteger)
+    media_time: Mapped[float] = mapped_column(Float)
+    captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    thumbnail_path: Mapped[str] = mapped_column(Text)  # relative to the workspace folder
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EmbeddingRow(Base):
+    __tablename__ = "embeddings"
+    __table_args__ = (
+        UniqueConstraint("frame_id", "model_id", name="uq_embeddings_frame_model"),
+        Index("ix_embeddings_model", "model_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    # This id is also the vector's id in the FAISS index.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    frame_id: Mapped[int] = mapped_column(ForeignKey("frames.id", ondelete="CASCADE"))
+    model_id: Mapped[str] = mapped_column(String(200))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian, unit norm
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IndexProgressRow(Base):
+    __tablename__ = "index_progress"
+    __table_args__ = (UniqueConstraint("source_id", "model_id", name="uq_progress_source_model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    model_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    frames_done: Mapped[int] = mapped_column(Integer, default=0)
+    last_frame_index: Mapped[int | None] = mapped_column(BigInteger)
+    settings_json: Mapped[dict[str, Any] | None] = mapped_column("settings", JSON)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,97 @@
+"""Types that cross the catalog stage boundary."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from vigil.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class NewFrame:
+    """One sampled frame to be written to the catalog with its vector.
+
+    ``frame_index`` identifies the frame within its source (decode order for
+    video, sorted file order for image folders, wall-clock ms for streams), so
+    writing the same frame twice reuses the stored row instead of adding one.
+    """
+
+    frame_index: int
+    media_time: float  # seconds from the start of the media (pts x time_base)
+    width: int
+    height: int
+    thumbnail_path: str  # relative to the workspace folder
+    captured_at: datetime | None = None  # wall-clock time, timezone-aware
+
+    def __post_init__(self) -> None:
+        if self.frame_index < 0:
+            raise InvalidInputError(f"frame_index must be >= 0, got {self.frame_index}")
+        if not math.isfinite(self.media_time) or self.media_time < 0:
+            raise InvalidInputError(
+                f"media_time must be a finite number of seconds >= 0, got {self.media_time}"
+            )
+        if self.width <= 0 or self.height <= 0:
+            raise InvalidInputError(f"frame size must be positive, got {self.width}x{self.height}")
+        if self.captured_at is not None and self.captured_at.utcoffset() is None:
+            # A naive time is ambiguous across cameras in different zones; refuse it
+            # rather than guess the zone of the machine that happens to index.
+            raise InvalidInputError(
+                f"captured_at must be timezone-aware, got naive {self.captured_at.isoformat()}"
+            )
+        if not self.thumbnail_path or self.thumbnail_path.startswith("/"):
+            raise InvalidInputError(
+                "thumbnail_path must be a non-empty path relative to the workspace, "
+                f"got {self.thumbnail_path!r}"
+            )
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """A frame as stored in the catalog."""
+
+    id: int
+    source_id: int
+    frame_index: int
+    media_time: float
+    captured_at: datetime | None
+    width: int
+    height: int
+    thumbnail_path: str  # relative to the workspace folder
+
+
+class ProgressStatus(StrEnum):
+    """Where indexing of one source with one model stands."""
+
+    RUNNING = "running"  # a run started and has not finished (or was killed)
+    PARTIAL = "partial"  # a run stopped at a frame or time limit, or a stream run ended
+    COMPLETE = "complete"  # the whole source was indexed without errors
+    FAILED = "failed"  # the last run stopped on an error (see last_error)
+
+
+@dataclass(frozen=True)
+class IndexProgressRecord:
+    """Indexing progress of one (source, model) pair, for resume and reporting."""
+
+    source_id: int
+    model_id: str
+    status: ProgressStatus
+    frames_done: int
+    last_frame_index: int | None
+    settings: dict[str, Any]
+    updated_at: datetime
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class CatalogStats:
+    """Counts for ``vigil stats`` and health checks."""
+
+    url: str  # with the password hidden
+    schema_revision: str | None
+    sources: int
+    frames: int
+    embeddings: dict[str, int] = field(default_factory=dict)  # model_id -> count

@@ -1,0 +1,323 @@
+"""The ``vigil`` command line: a thin noun-verb layer over ``vigil.workspace.Workspace``.
+
+Library errors become one line on stderr and a non-zero exit status; nothing
+here holds logic that the REST API would also need.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from tqdm import tqdm
+
+from vigil.errors import InvalidInputError, VigilError
+from vigil.settings import Settings
+from vigil.sources.types import SourceKind
+from vigil.structure.indexing import IndexProgress
+from vigil.workspace import Workspace
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    help="Vigil: turn idle camera video into searchable, structured data.", no_args_is_help=True
+)
+source_app = typer.Typer(
+    help="Register, list and remove cameras and archives.", no_args_is_help=True
+)
+models_app = typer.Typer(help="Inspect the image-text models Vigil can use.", no_args_is_help=True)
+app.add_typer(source_app, name="source")
+app.add_typer(models_app, name="models")
+
+
+def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn library errors into one clear line and exit status 1."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except VigilError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted: work written so far is kept; run again to resume", err=True)
+            raise typer.Exit(130) from None
+
+    return run
+
+
+@app.callback()
+def configure(
+    context: typer.Context,
+    home: Annotated[
+        Path | None, typer.Option(help="Workspace folder (default: $VIGIL_HOME or ./vigil-data).")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL of the catalog (default: SQLite in home).")
+    ] = None,
+    embedder: Annotated[str | None, typer.Option(help="Embedder name, or 'auto'.")] = None,
+    clip_model: Annotated[
+        str | None, typer.Option(help="Local folder or hub name of a CLIP/SigLIP checkpoint.")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'.")] = None,
+) -> None:
+    overrides: dict[str, Any] = {}
+    if home is not None:
+        overrides["home"] = home
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    settings = Settings(**overrides)
+    model_overrides = {
+        key: value
+        for key, value in {"name": embedder, "clip_model": clip_model, "device": device}.items()
+        if value is not None
+    }
+    if model_overrides:
+        settings = settings.model_copy(
+            update={"embedder": settings.embedder.model_copy(update=model_overrides)}
+        )
+    context.obj = settings
+
+
+def _workspace(context: typer.Context) -> Workspace:
+    settings = context.obj
+    assert isinstance(settings, Settings)
+    return Workspace.open(settings)
+
+
+def _parse_metadata(pairs: list[str]) -> dict[str, str]:
+    metadata = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise InvalidInputError(f"metadata must be KEY=VALUE, got {pair!r}")
+        metadata[key] = value
+    return metadata
+
+
+@source_app.command("add")
+@friendly_errors
+def source_add(
+    context: typer.Context,
+    location: Annotated[
+        str, typer.Argument(help="Video file, image folder, or rtsp/http stream URL.")
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="Unique name (default: from the location).")
+    ] = None,
+    kind: Annotated[SourceKind | None, typer.Option(help="Override the detected kind.")] = None,
+    site: Annotated[str | None, typer.Option(help="Site the camera belongs to.")] = None,
+    position: Annotated[str | None, typer.Option(help="Where the camera is at the site.")] = None,
+    meta: Annotated[
+        list[str] | None, typer.Option(help="Extra KEY=VALUE metadata (repeatable).")
+    ] = None,
+    check: Annotated[bool, typer.Option(help="Open the source before registering it.")] = True,
+) -> None:
+    """Register a camera or archive."""
+    with _workspace(context) as workspace:
+        source = workspace.add_source(
+            location,
+            name=name,
+            kind=kind,
+            site=site,
+            position=position,
+            metadata=_parse_metadata(meta or []),
+            check=check,
+        )
+    typer.echo(f"added source {source.id} {source.name!r} ({source.kind}) {source.location}")
+
+
+@source_app.command("list")
+@friendly_errors
+def source_list(
+    context: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List registered sources."""
+    with _workspace(context) as workspace:
+        sources = workspace.list_sources()
+    if as_json:
+        rows = [
+            {
+                "id": s.id,
+                "name": s.name,
+                "kind": str(s.kind),
+                "location": s.location,
+                "site": s.site,
+                "position": s.position,
+                "metadata": s.metadata,
+            }
+            for s in sources
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not sources:
+        typer.echo("no sources yet: add one with 'vigil source add LOCATION'")
+    for source in sources:
+        where = " ".join(part for part in (source.site, source.position) if part)
+        typer.echo(
+            f"{source.id:>4}  {source.name:<24} {source.kind!s:<7} {source.location}  {where}"
+        )
+
+
+@source_app.command("remove")
+@friendly_errors
+def source_remove(
+    context: typer.Context,
+    source: Annotated[str, typer.Argument(help="Source id or name.")],
+) -> None:
+    """Forget a source and everything indexed from it."""
+    with _workspace(context) as workspace:
+        removed = workspace.remove_source(_id_or_name(source))
+    typer.echo(f"removed source {removed.id} {removed.name!r}")
+
+
+def _id_or_name(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+@app.command("index")
+@friendly_errors
+def index(
+    context: typer.Context,
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="Source ids or names (default: all files and folders)."),
+    ] = None,
+    interval: Annotated[float | None, typer.Option(help="Seconds between sampled frames.")] = None,
+    dedup: Annotated[
+        float | None, typer.Option(help="Scene-change threshold 0..1 (0 keeps all).")
+    ] = None,
+    max_frames: Annotated[int | None, typer.Option(help="Stop after this many new frames.")] = None,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (streams).")
+    ] = None,
+) -> None:
+    """Sample, embed and store frames; resumes where an earlier run stopped."""
+    settings = context.obj
+    assert isinstance(settings, Settings)
+    sampling_update: dict[str, float] = {}
+    if interval is not None:
+        sampling_update["interval_s"] = interval
+    if dedup is not None:
+        sampling_update["dedup_threshold"] = dedup
+    if sampling_update:
+        context.obj = settings.model_copy(
+            update={"sampling": settings.sampling.model_copy(update=sampling_update)}
+        )
+    bars: dict[int, tqdm[Any]] = {}
+
+    def show(progress: IndexProgress) -> None:
+        bar = bars.get(progress.source.id)
+        if bar is None:
+            total = round(progress.duration, 1) if progress.duration else None
+            bar = tqdm(
+                total=total, desc=progress.source.name, unit="s", file=sys.stderr, leave=True
+            )
+            bars[progress.source.id] = bar
+        bar.n = min(round(progress.media_time, 1), bar.total or progress.media_time)
+        bar.set_postfix(frames=progress.frames_written, refresh=False)
+        bar.refresh()
+
+    with _workspace(context) as workspace:
+        typer.echo(f"embedder: {workspace.embedder.describe()}", err=True)
+        reports = workspace.index(
+            [_id_or_name(s) for s in sources or []],
+            max_frames=max_frames,
+            max_seconds=max_seconds,
+            on_progress=show,
+        )
+    for bar in bars.values():
+        bar.close()
+    for report in reports:
+        resumed = (
+            f", resumed at {report.resumed_from:.1f}s" if report.resumed_from is not None else ""
+        )
+        state = "complete" if report.complete else "incomplete"
+        typer.echo(
+            f"{report.source.name}: {report.frames_written} new frames "
+            f"({report.frames_already_indexed} already indexed{resumed}) in {report.seconds:.1f}s, "
+            f"{report.frames_per_second:.1f} frames/s, {state}"
+        )
+        for error in report.errors:
+            typer.echo(f"  warning: {error}", err=True)
+
+
+@app.command("search")
+@friendly_errors
+def search(
+    context: typer.Context,
+    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many hits.")] = 10,
+    source: Annotated[
+        list[str] | None, typer.Option(help="Only these source ids or names (repeatable).")
+    ] = None,
+    sheet: Annotated[
+        Path | None, typer.Option(help="Write a contact sheet image of the hits here.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Find frames that match a text query."""
+    with _workspace(context) as workspace:
+        hits = workspace.search(query, limit=limit, sources=[_id_or_name(s) for s in source or []])
+        if sheet is not None and hits:
+            workspace.contact_sheet(hits, sheet, title=f'"{query}"')
+        home = workspace.home
+    if as_json:
+        rows = [
+            {
+                "rank": h.rank,
+                "score": round(h.score, 4),
+                "source": h.source.name,
+                "source_id": h.source.id,
+                "media_time": h.frame.media_time,
+                "frame_index": h.frame.frame_index,
+                "captured_at": h.frame.captured_at.isoformat() if h.frame.captured_at else None,
+                "thumbnail": str(home / h.frame.thumbnail_path),
+            }
+            for h in hits
+        ]
+        typer.echo(json.dumps({"query": query, "hits": rows}, indent=2))
+    else:
+        if not hits:
+            typer.echo("no hits: nothing indexed yet for these sources ('vigil index' first)")
+        typer.echo(f'query: "{query}"')
+        for hit in hits:
+            typer.echo(hit.describe())
+    if sheet is not None and hits:
+        typer.echo(f"contact sheet: {sheet}", err=True)
+
+
+@models_app.command("list")
+@friendly_errors
+def models_list(context: typer.Context) -> None:
+    """Show registered embedders, whether each can load here, and which 'auto' picks."""
+    from vigil.embedders.base import embedder_entries
+
+    settings = context.obj
+    assert isinstance(settings, Settings)
+    chosen = None
+    for entry in embedder_entries():
+        available = entry.is_available(settings.embedder)
+        if chosen is None and entry.priority > 0 and available:
+            chosen = entry.name
+        mark = "yes" if available else "no"
+        typer.echo(
+            f"{entry.name:<16} available={mark:<4} priority={entry.priority:<4} {entry.summary}"
+        )
+    typer.echo(f"auto picks: {chosen or 'nothing (install the bundled models: make setup)'}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,441 @@
+"""The offline default embedder: a concept bridge (ConSE, Norouzi et al. 2014).
+
+No CLIP-like image-text model ships offline, but real pretrained vision models
+and a real sentence model do. ConSE puts an image into a sentence-embedding
+space by taking the probability-weighted mean of the embeddings of the concepts
+a classifier sees in it; a text query is then embedded by the same sentence
+model and compared by cosine. Here two vision models name the concepts:
+
+* EfficientNet-Lite0 (ImageNet-1k): the top-k classes of the whole frame,
+  weighted by their renormalised softmax probabilities (ConSE proper);
+* SSD MobileNet v2 (COCO, via OpenCV DNN): the objects in the frame. Detections
+  are pooled per class with a noisy-OR of their scores (the chance that at least
+  one instance is really there), so a crowd of weak "person" boxes counts more
+  than one, but never outweighs a sure thing by sheer number; a class seen two or
+  more times is named by its plural ("a photo of people"), which is what
+  multi-object scene queries say.
+
+The sentence model is all-MiniLM-L6-v2. The space is therefore limited to what
+those models know: 1000 ImageNet classes and 80 COCO objects. Actions, relations,
+colours, counts beyond "one or several", time of day and scene types outside
+those vocabularies are invisible to it.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from vigil.embedders.base import Embedder, l2_normalize, register_embedder, resolve_device
+from vigil.embedders.bundled import (
+    ConceptBridgeFiles,
+    concept_bridge_available,
+    locate_concept_bridge_files,
+    quiet_transformers,
+    vendored_data,
+)
+from vigil.errors import InvalidInputError, ModelUnavailableError
+from vigil.settings import EmbedderSettings
+
+if TYPE_CHECKING:
+    import torch
+
+RECIPE_VERSION = "v1"
+MODEL_ID = f"concept-bridge:effnet-lite0+ssd-mnv2-coco+minilm-l6-{RECIPE_VERSION}"
+TEXT_DIM = 384  # all-MiniLM-L6-v2 sentence embedding size
+
+# EfficientNet-Lite0 was trained on 224x224 inputs scaled to [-1, 1] (mean = std = 0.5
+# per channel; efficientnet/lite/efficientnet_lite_builder.py). The whole frame is
+# resized without a centre crop: for a wide camera view the edges matter.
+CLASSIFIER_SIZE = 224
+CLASSIFIER_MEAN = 0.5
+CLASSIFIER_STD = 0.5
+# SSD MobileNet v2 COCO takes 300x300 RGB; OpenCV's text graph does its own scaling.
+DETECTOR_SIZE = 300
+
+PROMPT_TEMPLATE = "a photo of {article} {noun}"
+PLURAL_TEMPLATE = "a photo of {noun}"
+
+# ImageNet first synonyms that collide or mislead; everything else uses the first
+# name on its line of the label file.
+_IMAGENET_OVERRIDES = {
+    134: "crane bird",  # the label file names both 134 and 517 just "crane"
+    517: "construction crane",
+    638: "one-piece swimsuit",  # "maillot" twice (638, 639); neither is an everyday word
+    639: "tank suit",
+}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One object found by the COCO detector, in the image's own pixel coordinates."""
+
+    xyxy: tuple[float, float, float, float]  # left, top, right, bottom in pixels
+    label: str  # COCO class name, e.g. "person"
+    score: float  # detector confidence in [0, 1]
+    class_id: int  # COCO id as numbered by the TF Object Detection API (1..90)
+
+    def __post_init__(self) -> None:
+        x1, y1, x2, y2 = self.xyxy
+        if not (x2 >= x1 and y2 >= y1):
+            raise InvalidInputError(
+                f"detection box must be left<=right, top<=bottom, got {self.xyxy}"
+            )
+        if not 0.0 <= self.score <= 1.0:
+            raise InvalidInputError(f"detection score must be in [0, 1], got {self.score}")
+
+
+@dataclass(frozen=True)
+class ConceptWeight:
+    """One concept that went into an image vector, with its weight (for explanations)."""
+
+    prompt: str  # the sentence that was embedded, e.g. "a photo of people"
+    weight: float  # its share of the image vector before normalisation
+    source: str  # "imagenet" (classifier) or "coco" (detector)
+
+
+@dataclass(frozen=True)
+class CocoClass:
+    """A row of the vendored COCO label map."""
+
+    class_id: int
+    name: str
+    noun: str  # prompt noun (differs from name where the COCO name is ambiguous)
+    plural: str
+
+
+def load_coco_classes(path: Path | None = None) -> dict[int, CocoClass]:
+    """The 80 COCO classes by TF Object Detection API id, from ``data/coco_labels.txt``."""
+    path = path or vendored_data("coco_labels.txt")
+    classes: dict[int, CocoClass] = {}
+    for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 4:
+            raise ModelUnavailableError(
+                f"{path}:{line_number}: expected 4 tab-separated fields, got {len(fields)}"
+            )
+        class_id = int(fields[0])
+        classes[class_id] = CocoClass(class_id, fields[1], fields[2], fields[3])
+    if len(classes) != 80:
+        raise ModelUnavailableError(f"{path}: expected 80 COCO classes, got {len(classes)}")
+    return classes
+
+
+def load_imagenet_nouns(path: Path) -> list[str]:
+    """One prompt noun per ImageNet-1k class (first synonym, collisions resolved)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if len(lines) != 1000:
+        raise ModelUnavailableError(f"{path}: expected 1000 ImageNet class names, got {len(lines)}")
+    nouns = [line.split(",")[0].strip() for line in lines]
+    for index, noun in _IMAGENET_OVERRIDES.items():
+        nouns[index] = noun
+    return nouns
+
+
+def singular_prompt(noun: str) -> str:
+    article = "an" if noun[:1].lower() in "aeiou" else "a"
+    return PROMPT_TEMPLATE.format(article=article, noun=noun)
+
+
+def plural_prompt(noun: str) -> str:
+    return PLURAL_TEMPLATE.format(noun=noun)
+
+
+def noisy_or(scores: list[float]) -> float:
+    """P(at least one is real) if each detection is independently right with its score."""
+    return 1.0 - float(np.prod([1.0 - score for score in scores]))
+
+
+# Concept prompt embeddings, computed once per process per text model: ~1,200
+# prompts take a few seconds on a CPU, and every ConceptBridgeEmbedder shares them.
+_CONCEPT_CACHE: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+class ConceptBridgeEmbedder(Embedder):
+    """Embeds images as the weighted mean of sentence embeddings of what they show.
+
+    ``top_k`` ImageNet classes enter with their renormalised probabilities and
+    weight ``classifier_weight``; COCO detections scoring at least
+    ``min_detection_score`` enter pooled per class with weight
+    ``detector_weight``. The defaults were tuned by hand on real photos
+    (skimage/sklearn samples) and frames of vtest.avi; see bench/bench_embedders.py.
+    """
+
+    name = "concept-bridge"
+
+    def __init__(
+        self,
+        *,
+        top_k: int = 10,
+        classifier_weight: float = 1.0,
+        detector_weight: float = 1.0,
+        min_detection_score: float = 0.4,
+        device: str = "auto",
+        batch_size: int = 16,
+        files: ConceptBridgeFiles | None = None,
+    ) -> None:
+        if not 1 <= top_k <= 1000:
+            raise InvalidInputError(f"top_k must be in 1..1000, got {top_k}")
+        if classifier_weight < 0 or detector_weight < 0 or classifier_weight + detector_weight == 0:
+            raise InvalidInputError(
+                "classifier_weight and detector_weight must be >= 0 and not both 0, "
+                f"got {classifier_weight} and {detector_weight}"
+            )
+        if not 0.0 < min_detection_score < 1.0:
+            raise InvalidInputError(
+                f"min_detection_score must be in (0, 1), got {min_detection_score}"
+            )
+        self.top_k = top_k
+        self.classifier_weight = classifier_weight
+        self.detector_weight = detector_weight
+        self.min_detection_score = min_detection_score
+        self.batch_size = batch_size
+        self.device = resolve_device(device)
+        self.dim = TEXT_DIM
+        defaults = (10, 1.0, 1.0, 0.4)
+        params = (top_k, classifier_weight, detector_weight, min_detection_score)
+        self.model_id = MODEL_ID
+        if params != defaults:  # a different recipe is a different embedding space
+            self.model_id += "(k={},wc={:g},wd={:g},t={:g})".format(*params)
+
+        self.files = files or locate_concept_bridge_files()
+        self._imagenet_nouns = load_imagenet_nouns(self.files.classifier_labels)
+        self._coco = load_coco_classes()
+        self._classifier = _load_classifier(self.files.classifier_weights, self.device)
+        self._detector = _load_detector(self.files.detector_graph, self.files.detector_config)
+        self._text_model = _load_text_model(self.files.text_model_dir, self.device)
+
+        # One concept table: rows 0..999 ImageNet, then COCO singular, then COCO plural.
+        coco_ids = sorted(self._coco)
+        self._coco_row = {class_id: row for row, class_id in enumerate(coco_ids)}
+        self._prompts = (
+            [singular_prompt(noun) for noun in self._imagenet_nouns]
+            + [singular_prompt(self._coco[i].noun) for i in coco_ids]
+            + [plural_prompt(self._coco[i].plural) for i in coco_ids]
+        )
+        self._coco_offset = 1000
+        self._plural_offset = 1000 + len(coco_ids)
+        self._concept_vectors = self._concept_embeddings(self._prompts)  # (1160, 384)
+
+    # -- the Embedder interface -------------------------------------------------
+
+    def _embed_image_batch(self, images: list[np.ndarray]) -> np.ndarray:
+        weights = np.zeros((len(images), len(self._prompts)), dtype=np.float32)
+        for position, concepts in enumerate(self._weighted_concepts(images)):
+            for row, weight, _ in concepts:
+                weights[position, row] += weight
+        vectors: np.ndarray = weights @ self._concept_vectors  # (N, 1160) @ (1160, 384)
+        return vectors  # (N, 384)
+
+    def _embed_text_batch(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    # -- the parts, public so that callers can store objects and explain results --
+
+    def classify(self, images: list[np.ndarray]) -> np.ndarray:
+        """ImageNet-1k class probabilities, (N, 1000) float32, one batched forward pass."""
+        import torch
+
+        tensors = [_classifier_input(image) for image in images]
+        batch = torch.from_numpy(np.stack(tensors)).to(self.device)  # (N, 3, 224, 224)
+        with torch.inference_mode():
+            probabilities = torch.softmax(self._classifier(batch).float(), dim=-1)
+        result: np.ndarray = probabilities.cpu().numpy()
+        return result
+
+    def top_classes(self, image: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` most likely ImageNet classes of one image with their probabilities."""
+        probabilities = self.classify([image])[0]
+        order = np.argsort(-probabilities)[:k]
+        return [(self._imagenet_nouns[i], float(probabilities[i])) for i in order]
+
+    def detect(self, image: np.ndarray, min_score: float | None = None) -> list[Detection]:
+        """COCO objects in one RGB uint8 image, boxes in its pixel coordinates, best first."""
+        return self.detect_batch([image], min_score)[0]
+
+    def detect_batch(
+        self, images: list[np.ndarray], min_score: float | None = None
+    ) -> list[list[Detection]]:
+        """COCO objects in several images with one network call."""
+        threshold = self.min_detection_score if min_score is None else min_score
+        for position, image in enumerate(images):
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise InvalidInputError(
+                    f"image {position}: expected (H, W, 3) uint8 RGB, "
+                    f"got {image.shape} {image.dtype}"
+                )
+        if not images:
+            return []
+        # blobFromImages wants BGR when swapRB=True; our frames are RGB, so no swap.
+        blob = cv2.dnn.blobFromImages(
+            images, size=(DETECTOR_SIZE, DETECTOR_SIZE), swapRB=False, crop=False
+        )
+        try:
+            self._detector.setInput(blob)
+            raw = self._detector.forward()  # (1, 1, N_boxes, 7): image, class, score, x1 y1 x2 y2
+        except cv2.error as error:
+            raise ModelUnavailableError(f"SSD MobileNet v2 COCO failed: {error}") from error
+        found: list[list[Detection]] = [[] for _ in images]
+        for row in raw.reshape(-1, 7):
+            score = float(row[2])
+            class_id = int(row[1])
+            if score < threshold or class_id not in self._coco:
+                continue
+            position = int(row[0])
+            height, width = images[position].shape[:2]
+            x1, y1, x2, y2 = np.clip(row[3:7], 0.0, 1.0) * [width, height, width, height]
+            found[position].append(
+                Detection(
+                    (float(x1), float(y1), float(x2), float(y2)),
+                    self._coco[class_id].name,
+                    score,
+                    class_id,
+                )
+            )
+        return [sorted(items, key=lambda d: -d.score) for items in found]
+
+    def explain(self, image: np.ndarray) -> list[ConceptWeight]:
+        """The concepts and weights that make up one image's vector, largest first."""
+        concepts = self._weighted_concepts([image])[0]
+        named = [
+            ConceptWeight(self._prompts[row], weight, source) for row, weight, source in concepts
+        ]
+        return sorted(named, key=lambda concept: -concept.weight)
+
+    # -- internals -----------------------------------------------------------------
+
+    def _weighted_concepts(self, images: list[np.ndarray]) -> list[list[tuple[int, float, str]]]:
+        """Per image, (concept row, weight, source) triples whose weighted sum is its vector."""
+        probabilities = self.classify(images)
+        detections = self.detect_batch(images)
+        result = []
+        for probs, found in zip(probabilities, detections, strict=True):
+            top = np.argsort(-probs)[: self.top_k]
+            shares = probs[top] / max(float(probs[top].sum()), 1e-12)
+            concepts = [
+                (int(row), self.classifier_weight * float(share), "imagenet")
+                for row, share in zip(top, shares, strict=True)
+            ]
+            for class_id, weight, count in _pool_detections(found):
+                offset = self._plural_offset if count >= 2 else self._coco_offset
+                concepts.append(
+                    (offset + self._coco_row[class_id], self.detector_weight * weight, "coco")
+                )
+            result.append(concepts)
+        return result
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # tokenizer deprecation chatter
+            vectors = self._text_model.encode(
+                texts,
+                batch_size=64,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def _concept_embeddings(self, prompts: list[str]) -> np.ndarray:
+        key = (str(self.files.text_model_dir), tuple(prompts))
+        with _CACHE_LOCK:
+            cached = _CONCEPT_CACHE.get(key)
+            if cached is None:
+                cached = l2_normalize(self._encode(prompts))
+                cached.setflags(write=False)
+                _CONCEPT_CACHE[key] = cached
+        return cached
+
+
+def _pool_detections(found: list[Detection]) -> list[tuple[int, float, int]]:
+    """(class id, weight, count) per detected class; weights sum to at most 1.
+
+    Each class gets the noisy-OR of its detection scores. If the classes' total
+    exceeds 1 they are rescaled to sum to 1, so the detector never weighs more
+    than the classifier however busy the scene; a lone weak detection stays weak.
+    """
+    by_class: dict[int, list[float]] = defaultdict(list)
+    for detection in found:
+        by_class[detection.class_id].append(detection.score)
+    pooled = [(class_id, noisy_or(scores), len(scores)) for class_id, scores in by_class.items()]
+    total = sum(weight for _, weight, _ in pooled)
+    scale = 1.0 / total if total > 1.0 else 1.0
+    return [(class_id, weight * scale, count) for class_id, weight, count in pooled]
+
+
+def _classifier_input(image: np.ndarray) -> np.ndarray:
+    """RGB uint8 (H, W, 3) -> float32 (3, 224, 224) scaled to [-1, 1]."""
+    resized = cv2.resize(image, (CLASSIFIER_SIZE, CLASSIFIER_SIZE), interpolation=cv2.INTER_AREA)
+    scaled = (resized.astype(np.float32) / 255.0 - CLASSIFIER_MEAN) / CLASSIFIER_STD
+    return np.ascontiguousarray(scaled.transpose(2, 0, 1))  # (3, 224, 224)
+
+
+def _load_classifier(weights: Path, device: str) -> torch.nn.Module:
+    try:
+        import torch
+        from efficientnet_lite_pytorch import EfficientNet
+
+        model: torch.nn.Module = EfficientNet.from_name("efficientnet-lite0")
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except (ImportError, OSError, RuntimeError, ValueError) as error:
+        raise ModelUnavailableError(
+            f"cannot load EfficientNet-Lite0 ImageNet weights from {weights}: {error}"
+        ) from error
+    return model.eval().to(device)
+
+
+def _load_detector(graph: Path, config: Path) -> Any:
+    try:
+        return cv2.dnn.readNetFromTensorflow(str(graph), str(config))
+    except cv2.error as error:
+        raise ModelUnavailableError(
+            f"OpenCV cannot read SSD MobileNet v2 COCO from {graph} + {config}: {error}"
+        ) from error
+
+
+def _load_text_model(folder: Path, device: str) -> Any:
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        # A local folder and local_files_only: nothing is looked up on a hub.
+        with quiet_transformers():
+            return SentenceTransformer(str(folder), device=device, local_files_only=True)
+    except (ImportError, OSError, ValueError, RuntimeError) as error:
+        raise ModelUnavailableError(
+            f"cannot load all-MiniLM-L6-v2 from {folder}: {error}"
+        ) from error
+
+
+@register_embedder(
+    "concept-bridge",
+    is_available=lambda settings: concept_bridge_available(),
+    priority=50,
+    summary=(
+        "offline ConSE bridge: EfficientNet-Lite0 (ImageNet-1k) + SSD MobileNet v2 (COCO) "
+        "concepts embedded by all-MiniLM-L6-v2; needs the bundled weight packages"
+    ),
+)
+def _create_concept_bridge(settings: EmbedderSettings) -> Embedder:
+    return ConceptBridgeEmbedder(device=settings.device, batch_size=settings.batch_size)
+
+
+__all__ = [
+    "MODEL_ID",
+    "CocoClass",
+    "ConceptBridgeEmbedder",
+    "ConceptWeight",
+    "Detection",
+    "load_coco_classes",
+    "load_imagenet_nouns",
+]

@@ -1,0 +1,35 @@
+"""Frame thumbnails on disk: the visual evidence shown beside every search hit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vigil.errors import VigilError
+
+
+def thumbnail_relpath(source_id: int, frame_index: int) -> str:
+    """Deterministic path, so a resumed run overwrites rather than orphans a half-written file."""
+    return f"thumbs/{source_id}/{frame_index:012d}.jpg"
+
+
+def write_thumbnail(home: Path, relpath: str, image: np.ndarray, longest_side: int) -> None:
+    """Downscale an RGB frame and write it as JPEG atomically (temp file, then rename)."""
+    height, width = image.shape[:2]
+    scale = min(1.0, longest_side / max(height, width))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]
+    )
+    if not ok:
+        raise VigilError(f"could not encode thumbnail {relpath}")
+    target = home / relpath
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".tmp")
+    temporary.write_bytes(encoded.tobytes())
+    os.replace(temporary, target)
