@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from bench_decode import DEFAULT_VIDEO, build_long_video, rss_mib
-
 from vigil.embedders import create_embedder
 from vigil.settings import EmbedderSettings, SamplingSettings, Settings
 from vigil.sources import SourceKind, SourceSpec, open_frames, sample_frames
@@ -40,7 +39,9 @@ def bare_model_fps(embedder: Any, video: Path, sampling: SamplingSettings) -> tu
     return len(images), len(images) / (time.perf_counter() - started)
 
 
-def pipeline_fps(embedder: Any, video: Path, sampling: SamplingSettings, home: Path) -> tuple[int, float]:
+def pipeline_fps(
+    embedder: Any, video: Path, sampling: SamplingSettings, home: Path
+) -> tuple[int, float]:
     settings = Settings(home=home, sampling=sampling)
     with Workspace.open(settings, embedder=embedder) as workspace:
         workspace.add_source(str(video), name="bench")
@@ -86,7 +87,9 @@ def main() -> None:
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     parser.add_argument("--embedder", default="auto")
     parser.add_argument("--interval", type=float, default=1.0, help="sampling interval, s")
-    parser.add_argument("--hour-interval", type=float, default=10.0, help="interval for the 1 h run")
+    parser.add_argument(
+        "--hour-interval", type=float, default=10.0, help="interval for the 1 h run"
+    )
     parser.add_argument("--skip-hour", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -111,7 +114,9 @@ def main() -> None:
     t = results["throughput"]
     print("\n| frames | bare model frames/s | pipeline frames/s | overhead |")
     print("|---:|---:|---:|---:|")
-    print(f"| {t['frames']} | {t['bare_model_fps']} | {t['pipeline_fps']} | {t['overhead_pct']} % |")
+    print(
+        f"| {t['frames']} | {t['bare_model_fps']} | {t['pipeline_fps']} | {t['overhead_pct']} % |"
+    )
     if "hour" in results:
         hour = results["hour"]
         print(

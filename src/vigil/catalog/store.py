@@ -120,7 +120,7 @@ class Catalog:
                 session.flush()
                 return _source(row)
         except CatalogError as error:
-            if isinstance(error.__cause__, IntegrityError):  # a concurrent writer won the name
+            if _is_unique_violation(error.__cause__):  # a concurrent writer won the name
                 raise InvalidInputError(
                     f"a source named {spec.name!r} already exists"
                 ) from error.__cause__
@@ -214,7 +214,7 @@ class Catalog:
                     progress.updated_at = now
                 return [int(embedding.id) for embedding in new_embeddings]
         except CatalogError as error:
-            if isinstance(error.__cause__, IntegrityError):
+            if _is_unique_violation(error.__cause__):
                 raise CatalogError(
                     f"another writer stored frames of source {source_id} for {model_id!r} at "
                     "the same time; nothing from this batch was kept, retry it"
@@ -481,6 +481,14 @@ def _progress_row(session: Session, source_id: int, model_id: str) -> IndexProgr
         )
         session.add(row)
     return row
+
+
+def _is_unique_violation(error: BaseException | None) -> bool:
+    """A UNIQUE constraint refused a row: another writer stored it first."""
+    if not isinstance(error, IntegrityError):
+        return False
+    message = str(error.orig).lower()
+    return "unique" in message or "duplicate key" in message
 
 
 def _chunks(items: list[int]) -> Iterator[list[int]]:

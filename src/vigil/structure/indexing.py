@@ -35,7 +35,9 @@ from vigil.sources.sampling import sample_frames
 from vigil.sources.types import Frame, Source, SourceKind
 from vigil.structure.thumbnails import thumbnail_relpath, write_thumbnail
 
-SAVE_INDEX_EVERY_BATCHES = 8
+# Saving writes the whole index file (1.5 GB at 1M vectors): do it on a timer, not per batch.
+# Whatever is not saved yet is recovered from the catalog by sync_with_catalog.
+SAVE_INDEX_EVERY_S = 60.0
 
 
 @dataclass
@@ -136,7 +138,7 @@ def index_source(
     catalog.set_progress(source.id, model_id, status="running", settings=settings.sampling)
 
     written_total = 0
-    batches_since_save = 0
+    last_save = time.perf_counter()
     stopped_early = False
     try:
         with open_frames(source, start_time=last.media_time if last else 0.0) as reader:
@@ -174,10 +176,9 @@ def index_source(
                 written_total += written
                 report.frames_already_indexed += existing
                 batch = []
-                batches_since_save += 1
-                if batches_since_save >= SAVE_INDEX_EVERY_BATCHES:
+                if time.perf_counter() - last_save >= SAVE_INDEX_EVERY_S:
                     vector_index.save()
-                    batches_since_save = 0
+                    last_save = time.perf_counter()
                 if on_progress is not None:
                     on_progress(IndexProgress(source, frame.media_time, duration, written_total))
                 if reached_limit:
