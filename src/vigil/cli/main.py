@@ -219,7 +219,11 @@ def index(
         if bar is None:
             total = round(progress.duration, 1) if progress.duration else None
             bar = tqdm(
-                total=total, desc=progress.source.name, unit="s", file=sys.stderr, leave=True
+                total=total,
+                desc=progress.source.name,
+                file=sys.stderr,
+                # n is media seconds set from the progress snapshot: a rate column would lie.
+                bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s of media [{elapsed}] {postfix}",
             )
             bars[progress.source.id] = bar
         bar.n = min(round(progress.media_time, 1), bar.total or progress.media_time)
