@@ -237,7 +237,8 @@ def _write_batch(
             )
         )
     inserted_ids = catalog.add_frames(source.id, embedder.model_id, new_frames, vectors)
-    if inserted_ids:
-        inserted = catalog.get_vectors(inserted_ids)
-        vector_index.add(inserted_ids, inserted)
+    if len(inserted_ids) == len(batch):  # the usual case: every frame was new, in order
+        vector_index.add(inserted_ids, vectors)
+    elif inserted_ids:  # some frames were stored before: ask the catalog which vectors are new
+        vector_index.add(inserted_ids, catalog.get_vectors(inserted_ids))
     return len(inserted_ids), len(batch) - len(inserted_ids)
