@@ -17,6 +17,7 @@ stays bounded by the queue size whatever the length of the video.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -137,7 +138,6 @@ def index_source(
     report = IndexReport(source, model_id, resumed_from=last.media_time if last else None)
     catalog.set_progress(source.id, model_id, status="running", settings=settings.sampling)
 
-    written_total = 0
     last_save = time.perf_counter()
     stopped_early = False
     try:
@@ -152,7 +152,7 @@ def index_source(
                     if frame.index >= last.frame_index:
                         reference = frame if frame.index == last.frame_index else None
                         if reference is None:
-                            frames = _chain_one(frame, frames)
+                            frames = itertools.chain([frame], frames)
                         break
             if is_stream:
                 frames = (_stream_identity(frame) for frame in frames)
@@ -162,34 +162,36 @@ def index_source(
                 # was taken on purpose: keep each, only de-duplicating near-identical ones.
                 sampling = sampling.model_copy(update={"interval_s": 1.0})
             sampled = sample_frames(frames, sampling, reference=reference)
+
+            def flush(batch: list[Frame]) -> None:
+                written, existing = _write_batch(
+                    batch, source, catalog, vector_index, embedder, settings
+                )
+                report.frames_written += written
+                report.frames_already_indexed += existing
+
             batch: list[Frame] = []
             for frame in _prefetched(sampled, depth=2 * embedder.batch_size):
                 batch.append(frame)
                 reached_limit = (
-                    max_frames is not None and written_total + len(batch) >= max_frames
+                    max_frames is not None and report.frames_written + len(batch) >= max_frames
                 ) or (max_seconds is not None and time.perf_counter() - started >= max_seconds)
                 if len(batch) < embedder.batch_size and not reached_limit:
                     continue
-                written, existing = _write_batch(
-                    batch, source, catalog, vector_index, embedder, settings
-                )
-                written_total += written
-                report.frames_already_indexed += existing
+                flush(batch)
                 batch = []
                 if time.perf_counter() - last_save >= SAVE_INDEX_EVERY_S:
                     vector_index.save()
                     last_save = time.perf_counter()
                 if on_progress is not None:
-                    on_progress(IndexProgress(source, frame.media_time, duration, written_total))
+                    on_progress(
+                        IndexProgress(source, frame.media_time, duration, report.frames_written)
+                    )
                 if reached_limit:
                     stopped_early = True
                     break
             if batch:
-                written, existing = _write_batch(
-                    batch, source, catalog, vector_index, embedder, settings
-                )
-                written_total += written
-                report.frames_already_indexed += existing
+                flush(batch)
             report.errors.extend(reader.errors)
         report.complete = not report.errors and not is_stream and not stopped_early
     except Exception as error:
@@ -198,18 +200,12 @@ def index_source(
         raise
     finally:
         vector_index.save()
-        report.frames_written = written_total
         report.seconds = time.perf_counter() - started
     status = "complete" if report.complete else ("failed" if report.errors else "partial")
     catalog.set_progress(source.id, model_id, status=status, error="; ".join(report.errors) or None)
     if on_progress is not None and duration is not None:
-        on_progress(IndexProgress(source, duration, duration, written_total))
+        on_progress(IndexProgress(source, duration, duration, report.frames_written))
     return report
-
-
-def _chain_one(first: Frame, rest: Iterator[Frame]) -> Iterator[Frame]:
-    yield first
-    yield from rest
 
 
 def _write_batch(
