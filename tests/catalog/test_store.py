@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from tests.catalog.conftest import RealFrames, walkway_spec
-from vigil.catalog.db import safe_url
+from vigil.catalog.db import MIGRATIONS, safe_url
 from vigil.catalog.schema import Base
 from vigil.catalog.store import Catalog
 from vigil.catalog.types import ProgressStatus
@@ -21,14 +23,21 @@ from vigil.settings import SamplingSettings
 from vigil.sources.types import Source, SourceKind, SourceSpec
 
 
+def _newest_revisions() -> list[str]:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return list(ScriptDirectory.from_config(config).get_heads())
+
+
 def test_schema_comes_from_the_migrations_and_matches_the_orm(catalog: Catalog) -> None:
     with catalog.engine.connect() as connection:
         tables = set(inspect(connection).get_table_names())
-        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
-    assert tables == {"alembic_version", "sources", "frames", "embeddings", "index_progress"}
-    assert version == "0001" == catalog.revision
+    assert tables == set(Base.metadata.tables) | {"alembic_version"}
+    assert {"sources", "frames", "embeddings", "objects", "object_embeddings"} <= tables
+    assert "+".join(sorted(versions)) == catalog.revision == "+".join(sorted(_newest_revisions()))
     assert differences == []
 
 
@@ -37,7 +46,7 @@ def test_reopening_keeps_data_and_does_not_migrate_again(catalog_url: str) -> No
         first.add_source(walkway_spec())
     with Catalog.open(catalog_url) as second:
         assert [s.name for s in second.list_sources()] == ["walkway"]
-        assert second.stats().schema_revision == "0001"
+        assert second.stats().schema_revision == first.revision
 
 
 def test_sources_round_trip(catalog: Catalog) -> None:
@@ -259,7 +268,7 @@ def test_stats(catalog: Catalog, walkway: Source, real_frames: RealFrames) -> No
     assert (empty.sources, empty.frames, empty.embeddings) == (1, 0, {})
     catalog.add_frames(walkway.id, "m", real_frames.frames[:5], real_frames.vectors[:5])
     stats = catalog.stats()
-    assert (stats.frames, stats.embeddings, stats.schema_revision) == (5, {"m": 5}, "0001")
+    assert (stats.frames, stats.embeddings, stats.schema_revision) == (5, {"m": 5}, catalog.revision)
     assert stats.url == catalog.url
 
 

@@ -105,7 +105,13 @@ def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
 
 
 def migrate(engine: Engine) -> str:
-    """Bring the schema to the newest revision; returns it. Refuses foreign databases."""
+    """Bring the schema to the newest revisions; returns them joined by "+".
+
+    Each pipeline stage owns a branch of revisions (objects, scenarios, models,
+    events, api), all rooted in the shared core, so stages evolve their tables
+    without renumbering each other's; upgrading to every head applies them all.
+    Refuses foreign databases.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     script = ScriptDirectory.from_config(config)
@@ -126,7 +132,7 @@ def migrate(engine: Engine) -> str:
                 )
             current = set(MigrationContext.configure(connection).get_current_heads())
             if current == heads:
-                return next(iter(heads))
+                return _joined(heads)
             known = {revision.revision for revision in script.walk_revisions()}
             unknown = current - known
             if unknown:
@@ -137,12 +143,16 @@ def migrate(engine: Engine) -> str:
                 )
             config.attributes["connection"] = connection
             try:
-                command.upgrade(config, "head")
+                command.upgrade(config, "heads")
             except CommandError as error:
                 raise CatalogError(
                     f"cannot migrate catalog {safe_url(engine.url)}: {error}"
                 ) from error
-    return next(iter(heads))
+    return _joined(heads)
+
+
+def _joined(revisions: set[str]) -> str:
+    return "+".join(sorted(revisions))
 
 
 def _first_line(error: DBAPIError) -> str:

@@ -6,7 +6,8 @@ only by the Alembic revisions in ``migrations/versions`` (keep both in step).
 Ids of ``sources`` and ``embeddings`` are never reused (SQLite AUTOINCREMENT,
 PostgreSQL sequences): an embedding id is also the vector's id in the FAISS
 index, and a reused id could resurrect a removed vector there. Embeddings are
-per frame for now; per-object vectors will add a nullable ``object_id`` column.
+per frame; objects have their own table of vectors (``object_embeddings``) and
+their own FAISS index, so frame and object search never mix id spaces.
 """
 
 from __future__ import annotations
@@ -129,3 +130,60 @@ class IndexProgressRow(Base):
     settings_json: Mapped[dict[str, Any] | None] = mapped_column("settings", JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ObjectRow(Base):
+    """One detected object (box, class, score, crop thumbnail), linked to its frame."""
+
+    __tablename__ = "objects"
+    __table_args__ = (
+        Index("ix_objects_frame", "frame_id"),
+        Index("ix_objects_source_label", "source_id", "label"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    frame_id: Mapped[int] = mapped_column(ForeignKey("frames.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    detector_id: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(100))
+    class_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+    x2: Mapped[float] = mapped_column(Float)
+    y2: Mapped[float] = mapped_column(Float)
+    thumbnail_path: Mapped[str] = mapped_column(Text)  # relative to the workspace folder
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ObjectEmbeddingRow(Base):
+    __tablename__ = "object_embeddings"
+    __table_args__ = (
+        UniqueConstraint("object_id", "model_id", name="uq_object_embeddings_object_model"),
+        Index("ix_object_embeddings_model", "model_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    # This id is also the vector's id in the objects' FAISS index.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"))
+    model_id: Mapped[str] = mapped_column(String(200))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian, unit norm
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ObjectScanRow(Base):
+    """A frame a detector has looked at, even if it found nothing (makes resuming cheap)."""
+
+    __tablename__ = "object_scans"
+    __table_args__ = (
+        UniqueConstraint("frame_id", "detector_id", name="uq_object_scans_frame_detector"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    frame_id: Mapped[int] = mapped_column(ForeignKey("frames.id", ondelete="CASCADE"))
+    detector_id: Mapped[str] = mapped_column(String(200))
+    objects_found: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
