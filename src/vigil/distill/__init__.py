@@ -1,0 +1,1 @@
+"""Distil the big image-text model into small per-scenario ONNX classifiers."""
