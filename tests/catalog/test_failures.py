@@ -118,7 +118,7 @@ def test_a_database_of_another_application_is_refused(sqlite_path: Path) -> None
 def test_a_catalog_from_a_newer_vigil_is_refused(sqlite_path: Path) -> None:
     Catalog.open(sqlite_path).close()
     with sqlite3.connect(sqlite_path) as other:
-        other.execute("UPDATE alembic_version SET version_num = '0042'")
+        other.execute("INSERT INTO alembic_version (version_num) VALUES ('0042')")
     with pytest.raises(CatalogError, match=r"revision \['0042'\].*newer Vigil"):
         Catalog.open(sqlite_path)
 

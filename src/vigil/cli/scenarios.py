@@ -1,0 +1,278 @@
+"""``vigil scenario ...`` and ``vigil eval scenario``: long-tail scenarios from the shell.
+
+Thin: every command calls one ``Workspace`` method (or the evaluation harness)
+and prints its result; library errors become one line and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from vigil.cli.main import friendly_errors
+from vigil.scenarios.spec import ItemKind, quick_spec
+from vigil.scenarios.types import AutolabelProgress
+from vigil.settings import Settings
+from vigil.workspace import Workspace
+
+scenario_app = typer.Typer(
+    help="Describe long-tail scenarios, auto-label the archive, review and export labels.",
+    no_args_is_help=True,
+)
+
+
+def _workspace(context: typer.Context) -> Workspace:
+    settings = context.obj
+    if not isinstance(settings, Settings):  # called without the root callback (tests)
+        settings = Settings()
+    return Workspace.open(settings)
+
+
+@scenario_app.command("create")
+@friendly_errors
+def scenario_create(
+    context: typer.Context,
+    name: Annotated[str, typer.Argument(help="Scenario name.")],
+    classes: Annotated[
+        list[str], typer.Option("--class", help="A class name (repeat; at least two).")
+    ],
+    template: Annotated[
+        str, typer.Option(help="Prompt made from each class name ('{}' is the name).")
+    ] = "a photo of {}",
+    target: Annotated[ItemKind, typer.Option(help="Label frames or objects.")] = ItemKind.FRAME,
+    object_class: Annotated[
+        list[str] | None,
+        typer.Option(help="For object targets: detector classes to label (repeatable)."),
+    ] = None,
+    alert_threshold: Annotated[float, typer.Option(help="Alert probability, 0..1.")] = 0.5,
+) -> None:
+    """Create a scenario from class names alone (edit it as YAML for prompt ensembles)."""
+    spec = quick_spec(
+        name,
+        classes,
+        template=template,
+        kind=target,
+        object_classes=object_class,
+        alert_threshold=alert_threshold,
+    )
+    with _workspace(context) as workspace:
+        record = workspace.create_scenario(spec)
+    typer.echo(f"scenario {record.name!r} version {record.version}: {', '.join(spec.class_names)}")
+
+
+@scenario_app.command("import")
+@friendly_errors
+def scenario_import(
+    context: typer.Context,
+    path: Annotated[Path, typer.Argument(help="YAML spec file.")],
+) -> None:
+    """Create a scenario, or a new version of it, from a YAML file."""
+    with _workspace(context) as workspace:
+        record = workspace.import_scenario(path)
+    typer.echo(
+        f"scenario {record.name!r} version {record.version} "
+        f"({len(record.spec.classes)} classes, {record.versions} version(s) stored)"
+    )
+
+
+@scenario_app.command("export")
+@friendly_errors
+def scenario_export(
+    context: typer.Context,
+    name: Annotated[str, typer.Argument(help="Scenario name.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    version: Annotated[int | None, typer.Option(help="Version (default: newest).")] = None,
+) -> None:
+    """Print (or write) a scenario as YAML."""
+    with _workspace(context) as workspace:
+        text = workspace.export_scenario(name, output, version=version)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        typer.echo(f"wrote {output}")
+
+
+@scenario_app.command("list")
+@friendly_errors
+def scenario_list(
+    context: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List scenarios (newest version of each)."""
+    with _workspace(context) as workspace:
+        records = workspace.list_scenarios()
+    if as_json:
+        rows = [
+            {
+                "name": r.name,
+                "version": r.version,
+                "classes": list(r.spec.class_names),
+                "target": r.spec.target.kind.value,
+            }
+            for r in records
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not records:
+        typer.echo("no scenarios yet: vigil scenario create NAME --class A --class B")
+    for r in records:
+        typer.echo(
+            f"{r.name}  v{r.version}  {r.spec.target.kind.value}s  {', '.join(r.spec.class_names)}"
+        )
+
+
+@scenario_app.command("show")
+@friendly_errors
+def scenario_show(
+    context: typer.Context,
+    name: Annotated[str, typer.Argument(help="Scenario name.")],
+    version: Annotated[int | None, typer.Option(help="Version (default: newest).")] = None,
+) -> None:
+    """Show one scenario version as YAML, with how many versions exist."""
+    with _workspace(context) as workspace:
+        record = workspace.get_scenario(name, version)
+        text = workspace.export_scenario(name, version=record.version)
+    typer.echo(
+        f"# version {record.version} of {record.versions}, {record.created_at:%Y-%m-%d %H:%M}Z"
+    )
+    typer.echo(text, nl=False)
+
+
+@scenario_app.command("label")
+@friendly_errors
+def scenario_label(
+    context: typer.Context,
+    name: Annotated[str, typer.Argument(help="Scenario name.")],
+    max_items: Annotated[
+        int | None, typer.Option(help="Stop after about this many items (resume later).")
+    ] = None,
+    relabel: Annotated[
+        bool, typer.Option(help="Label everything again (e.g. after answering the review queue).")
+    ] = False,
+) -> None:
+    """Auto-label the indexed archive from stored vectors (resumes where it stopped)."""
+    with _workspace(context) as workspace, tqdm(unit="item", disable=None) as bar:
+
+        def progress(update: AutolabelProgress) -> None:
+            bar.total = update.total
+            bar.n = update.done
+            bar.refresh()
+
+        report = workspace.autolabel(
+            name, max_items=max_items, on_progress=progress, relabel=relabel
+        )
+    ece = f", ECE {report.ece:.3f}" if report.ece is not None else ""
+    typer.echo(
+        f"{report.scenario} v{report.version}: labeled {report.labeled} item(s) "
+        f"({report.skipped} done before, {report.total} in all) in {report.seconds:.2f} s "
+        f"({report.items_per_s:,.0f} items/s) with {report.model_id} "
+        f"on {report.examples} example(s){ece}"
+    )
+
+
+@scenario_app.command("review")
+@friendly_errors
+def scenario_review(
+    context: typer.Context,
+    name: Annotated[str, typer.Argument(help="Scenario name.")],
+    limit: Annotated[int | None, typer.Option(help="How many items.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Items whose answer would help most: uncertain first, model disagreements before all."""
+    with _workspace(context) as workspace:
+        items = workspace.review_queue(name, limit)
+    if as_json:
+        rows = [
+            {
+                "item": i.item,
+                "thumbnail": i.thumbnail_path,
+                "label": i.label,
+                "confidence": round(i.confidence, 4),
+                "margin": round(i.margin, 4),
+                "zero_shot_label": i.zero_shot_label,
+                "disagree": i.disagree,
+                "priority": round(i.priority, 4),
+            }
+            for i in items
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not items:
+        typer.echo("nothing to review: every item is answered or none is indexed")
+    for i in items:
+        flag = f"  (zero-shot says {i.zero_shot_label})" if i.disagree else ""
+        typer.echo(
+            f"{i.item:<16} {i.label:<20} p={i.confidence:.2f} margin={i.margin:.2f}  "
+            f"{i.thumbnail_path}{flag}"
+        )
+
+
+@scenario_app.command("answer")
+@friendly_errors
+def scenario_answer(
+    context: typer.Context,
+    name: Annotated[str, typer.Argument(help="Scenario name.")],
+    item: Annotated[str, typer.Argument(help="'frame:ID' or 'object:ID'.")],
+    label: Annotated[str, typer.Argument(help="The right class.")],
+    annotator: Annotated[str | None, typer.Option(help="Who answers.")] = None,
+) -> None:
+    """Store a person's label for an item; it overrides the machine and teaches the model."""
+    with _workspace(context) as workspace:
+        workspace.answer(name, item, label, annotator=annotator)
+    typer.echo(f"{item} is {label!r} in {name!r}")
+
+
+@scenario_app.command("export-labels")
+@friendly_errors
+def scenario_export_labels(
+    context: typer.Context,
+    name: Annotated[str, typer.Argument(help="Scenario name.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File (csv, coco) or folder (yolo).")
+    ],
+    format: Annotated[str, typer.Option("--format", "-f", help="csv, coco or yolo.")] = "csv",
+    version: Annotated[int | None, typer.Option(help="Version (default: newest).")] = None,
+) -> None:
+    """Export labels (human labels override machine labels)."""
+    with _workspace(context) as workspace:
+        path = workspace.export_labels(name, format, output, version=version)
+    typer.echo(f"wrote {path}")
+
+
+@friendly_errors
+def eval_scenario(
+    context: typer.Context,
+    shots: Annotated[
+        list[int] | None, typer.Option("--shots", help="k values (repeat; default 1 2 4 8 16).")
+    ] = None,
+    draws: Annotated[int, typer.Option(help="Random draws of the shots per k.")] = 5,
+    pool_per_class: Annotated[
+        int, typer.Option(help="Train-split pool per class the shots come from.")
+    ] = 32,
+    test_per_class: Annotated[int, typer.Option(help="Test-split images per class.")] = 100,
+    plot: Annotated[
+        Path | None, typer.Option(help="PNG plot path (default: HOME/eval/scenario-few-shot.png).")
+    ] = None,
+) -> None:
+    """Zero-shot vs k-shot accuracy and macro-F1 on real Fashion-MNIST (mean ± std over draws)."""
+    from vigil.scenarios.evaluate import DEFAULT_SHOTS, evaluate_few_shot, format_table, plot_result
+
+    with _workspace(context) as workspace:
+        result = evaluate_few_shot(
+            workspace.embedder,
+            shots=tuple(shots) if shots else DEFAULT_SHOTS,
+            draws=draws,
+            pool_per_class=pool_per_class,
+            test_per_class=test_per_class,
+            cache_dir=workspace.home / "cache",
+            on_step=lambda message: typer.echo(message, err=True),
+        )
+        target = plot or workspace.home / "eval" / "scenario-few-shot.png"
+    typer.echo(format_table(result))
+    typer.echo(f"plot: {plot_result(result, target)}")

@@ -1,0 +1,124 @@
+"""The review queue: ask a person about the items whose answer helps most.
+
+Uncertainty sampling with a committee of two: an item comes first when the
+current model is unsure (small margin between its two best classes, high
+entropy) and when the prompts alone (zero-shot) and the adapted model disagree
+about it; disagreement is what active learning calls query-by-committee, and it
+surfaces items the few-shot model may have learned wrong. An answer is stored as
+a human label; it overrides the machine label, the item leaves the queue, and the
+next queue or auto-label run refits the classifier with it as an example.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from vigil.catalog.store import Catalog
+from vigil.embedders.base import Embedder
+from vigil.errors import InvalidInputError
+from vigil.scenarios.autolabel import build_classifier
+from vigil.scenarios.classify import ScenarioClassifier
+from vigil.scenarios.spec import ItemKind, ScenarioRecord, parse_item
+from vigil.scenarios.store import (
+    human_labels,
+    item_thumbnails,
+    iter_target_vectors,
+    set_human_label,
+)
+from vigil.scenarios.types import ReviewItem
+
+DISAGREEMENT_BONUS = 1.0  # puts every disagreement ahead of every agreement (priority <= 1 else)
+
+
+def priorities(
+    probs: np.ndarray, zero_shot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(priority, margin, entropy, disagree) per row of (N, C) probabilities."""
+    ordered = np.sort(probs, axis=1)
+    margin = ordered[:, -1] - (ordered[:, -2] if probs.shape[1] > 1 else 0.0)
+    entropy = -(probs * np.log(np.clip(probs, 1e-12, 1.0))).sum(axis=1)
+    disagree = probs.argmax(axis=1) != zero_shot.argmax(axis=1)
+    return (1.0 - margin) + DISAGREEMENT_BONUS * disagree, margin, entropy, disagree
+
+
+def review_queue(
+    catalog: Catalog,
+    record: ScenarioRecord,
+    embedder: Embedder,
+    *,
+    limit: int = 20,
+    classifier: ScenarioClassifier | None = None,
+) -> list[ReviewItem]:
+    """The ``limit`` unanswered target items a person should look at first."""
+    if limit < 1:
+        raise InvalidInputError(f"limit must be >= 1, got {limit}")
+    model = classifier or build_classifier(catalog, record, embedder)
+    answered = set(human_labels(catalog, record))
+    names = record.spec.class_names
+    best: list[tuple[float, int, int, float, float, float, int, bool]] = []  # a min-heap
+    for ids, vectors in iter_target_vectors(catalog, record.spec, embedder.model_id):
+        keep = np.fromiter((int(i) not in answered for i in ids), dtype=bool, count=len(ids))
+        if not keep.any():
+            continue
+        ids, vectors = ids[keep], vectors[keep]
+        probs = model.predict_proba(vectors)
+        zero_shot = model.zero_shot_proba(vectors)
+        priority, margin, entropy, disagree = priorities(probs, zero_shot)
+        winners, zs_winners = probs.argmax(axis=1), zero_shot.argmax(axis=1)
+        for row in np.argsort(-priority)[:limit]:
+            entry = (
+                float(priority[row]),
+                -int(ids[row]),  # ties: older items first
+                int(winners[row]),
+                float(probs[row, winners[row]]),
+                float(margin[row]),
+                float(entropy[row]),
+                int(zs_winners[row]),
+                bool(disagree[row]),
+            )
+            if len(best) < limit:
+                heapq.heappush(best, entry)
+            else:
+                heapq.heappushpop(best, entry)
+    best.sort(reverse=True)
+    kind = record.spec.target.kind
+    thumbs = item_thumbnails(catalog, kind, [-entry[1] for entry in best])
+    return [
+        ReviewItem(
+            kind=kind,
+            id=-neg_id,
+            thumbnail_path=thumbs.get(-neg_id, ""),
+            label=names[winner],
+            confidence=confidence,
+            margin=margin_value,
+            entropy=entropy_value,
+            zero_shot_label=names[zs_winner],
+            disagree=disagrees,
+            priority=priority_value,
+        )
+        for (
+            priority_value,
+            neg_id,
+            winner,
+            confidence,
+            margin_value,
+            entropy_value,
+            zs_winner,
+            disagrees,
+        ) in best
+    ]
+
+
+def answer(
+    catalog: Catalog, record: ScenarioRecord, item: str, label: str, *, annotator: str = "human"
+) -> tuple[ItemKind, int]:
+    """Store a person's label for 'frame:ID' / 'object:ID'; it overrides the machine label."""
+    kind, item_id = parse_item(item)
+    if kind != record.spec.target.kind:
+        raise InvalidInputError(
+            f"scenario {record.name!r} labels {record.spec.target.kind.value}s, got {item!r}"
+        )
+    set_human_label(catalog, record, item_id, label, annotator)
+    return kind, item_id

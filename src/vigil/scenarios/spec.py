@@ -1,0 +1,268 @@
+"""Scenario specs: what a person writes to describe a new long-tail scenario.
+
+A scenario is a handful of classes, each described by prompt ensembles (positive
+prompts that say what it looks like, negative prompts for what it is easily
+confused with) and optionally a few examples. It targets frames, or objects of
+given detector classes, and raises an alert above a threshold. Specs travel as
+YAML so they can be reviewed and versioned next to code::
+
+    name: smoke-watch
+    target: {kind: frames}
+    alert_threshold: 0.7
+    classes:
+      - name: smoke
+        prompts: ["a photo of smoke", "grey smoke rising"]
+        negative_prompts: ["a cloudy sky"]
+        examples: ["frame:12", "photos/smoke1.jpg"]
+      - name: clear
+        prompts: ["a photo of an empty walkway"]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from vigil.errors import InvalidInputError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,99}$")
+_REFERENCE = re.compile(r"^(frame|object):(\d+)$")
+
+
+class ItemKind(StrEnum):
+    """What a scenario labels."""
+
+    FRAME = "frame"
+    OBJECT = "object"
+
+
+class ClassSpec(BaseModel):
+    """One class of a scenario: its prompt ensembles and optional examples."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Class name, unique within the scenario.")
+    prompts: list[str] = Field(
+        min_length=1, description="Positive prompts; their mean embedding is the class text vector."
+    )
+    negative_prompts: list[str] = Field(
+        default_factory=list,
+        description="What the class is easily confused with; pushes the class vector away.",
+    )
+    examples: list[str] = Field(
+        default_factory=list,
+        description="Example items: 'frame:ID', 'object:ID' or an image file path.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        value = value.strip()
+        if not _NAME.match(value):
+            raise ValueError(
+                "class name must be 1-100 letters, digits, spaces or ._/- and start with a "
+                f"letter or digit, got {value!r}"
+            )
+        return value
+
+    @field_validator("prompts", "negative_prompts")
+    @classmethod
+    def _check_prompts(cls, values: list[str]) -> list[str]:
+        for position, prompt in enumerate(values):
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise ValueError(f"prompt {position} is empty; every prompt needs some text")
+        return [prompt.strip() for prompt in values]
+
+    @field_validator("examples")
+    @classmethod
+    def _check_examples(cls, values: list[str]) -> list[str]:
+        for position, example in enumerate(values):
+            if not example.strip():
+                raise ValueError(
+                    f"example {position} is empty; expected frame:ID, object:ID or a path"
+                )
+        return [example.strip() for example in values]
+
+
+class TargetSpec(BaseModel):
+    """Which items a scenario labels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ItemKind = Field(ItemKind.FRAME, description="'frame' or 'object'.")
+    object_classes: list[str] = Field(
+        default_factory=list,
+        description="For objects: detector classes to label (objects.label); empty means all.",
+    )
+
+    @model_validator(mode="after")
+    def _classes_only_for_objects(self) -> TargetSpec:
+        if self.object_classes and self.kind != ItemKind.OBJECT:
+            raise ValueError("object_classes only apply when target kind is 'object'")
+        return self
+
+
+class ScenarioSpec(BaseModel):
+    """A whole scenario as a person writes it (one version of it once stored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Scenario name, unique in the catalog.")
+    description: str = Field("", description="What the scenario is for.")
+    classes: list[ClassSpec] = Field(description="At least two classes (one can be 'normal').")
+    target: TargetSpec = Field(default_factory=TargetSpec)
+    alert_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Alert when an alert class's probability reaches this."
+    )
+    alert_classes: list[str] = Field(
+        default_factory=list, description="Classes that raise alerts; empty means none."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        value = value.strip()
+        if not _NAME.match(value):
+            raise ValueError(
+                "scenario name must be 1-100 letters, digits, spaces or ._/- and start with a "
+                f"letter or digit, got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_classes(self) -> ScenarioSpec:
+        if len(self.classes) < 2:
+            raise ValueError(
+                f"a scenario needs at least 2 classes (e.g. 'smoke' and 'clear'), "
+                f"got {len(self.classes)}"
+            )
+        names = [item.name for item in self.classes]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate class names {duplicates}; each class needs its own name")
+        unknown = sorted(set(self.alert_classes) - set(names))
+        if unknown:
+            raise ValueError(f"alert_classes {unknown} are not classes of the scenario {names}")
+        return self
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(item.name for item in self.classes)
+
+    def class_index(self, label: str) -> int:
+        """Position of a class name; an unknown name is an ``InvalidInputError``."""
+        try:
+            return self.class_names.index(label)
+        except ValueError:
+            raise InvalidInputError(
+                f"unknown class {label!r} for scenario {self.name!r}; "
+                f"expected one of {list(self.class_names)}"
+            ) from None
+
+
+@dataclass(frozen=True)
+class ExampleRef:
+    """A parsed example: a stored item (``kind``, ``item_id``) or an image file (``path``)."""
+
+    kind: ItemKind | Literal["image"]
+    item_id: int | None = None
+    path: Path | None = None
+
+
+def parse_example(text: str, *, base: Path | None = None) -> ExampleRef:
+    """'frame:12' / 'object:3' name stored items; anything else is an image path.
+
+    >>> parse_example("frame:12")
+    ExampleRef(kind=<ItemKind.FRAME: 'frame'>, item_id=12, path=None)
+    """
+    match = _REFERENCE.match(text.strip())
+    if match:
+        return ExampleRef(ItemKind(match.group(1)), item_id=int(match.group(2)))
+    path = Path(text).expanduser()
+    if base is not None and not path.is_absolute():
+        path = base / path
+    return ExampleRef("image", path=path)
+
+
+def parse_item(text: str) -> tuple[ItemKind, int]:
+    """An item typed by a person ('frame:12', 'object:3') -> (kind, id)."""
+    match = _REFERENCE.match(text.strip())
+    if not match:
+        raise InvalidInputError(f"item must be 'frame:ID' or 'object:ID', got {text!r}")
+    return ItemKind(match.group(1)), int(match.group(2))
+
+
+def spec_from_dict(data: Any) -> ScenarioSpec:
+    """Validate a parsed spec; every problem becomes one ``InvalidInputError`` line."""
+    if not isinstance(data, dict):
+        raise InvalidInputError(
+            f"a scenario spec must be a mapping with name and classes, got {type(data).__name__}"
+        )
+    try:
+        return ScenarioSpec.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or 'spec'}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        raise InvalidInputError(f"invalid scenario spec: {problems}") from None
+
+
+def spec_from_yaml(text: str) -> ScenarioSpec:
+    """Parse a YAML spec (see the module docstring for the format)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InvalidInputError(f"scenario spec is not valid YAML: {error}") from None
+    return spec_from_dict(data)
+
+
+def spec_to_yaml(spec: ScenarioSpec) -> str:
+    """The spec as YAML that ``spec_from_yaml`` reads back to an equal spec."""
+    data = spec.model_dump(mode="json")
+    text: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return text
+
+
+def quick_spec(
+    name: str,
+    class_names: list[str],
+    *,
+    template: str = "a photo of {}",
+    kind: ItemKind = ItemKind.FRAME,
+    object_classes: list[str] | None = None,
+    alert_threshold: float = 0.5,
+) -> ScenarioSpec:
+    """A spec from class names alone, one prompt each from ``template``."""
+    if "{}" not in template:
+        raise InvalidInputError(f"prompt template must contain '{{}}', got {template!r}")
+    return spec_from_dict(
+        {
+            "name": name,
+            "classes": [
+                {"name": label, "prompts": [template.format(label.strip())]}
+                for label in class_names
+            ],
+            "target": {"kind": kind.value, "object_classes": object_classes or []},
+            "alert_threshold": alert_threshold,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ScenarioRecord:
+    """One stored version of a scenario."""
+
+    id: int  # the scenario's id (shared by all its versions)
+    name: str
+    version: int
+    spec: ScenarioSpec
+    created_at: datetime
+    versions: int  # how many versions exist
