@@ -1,0 +1,156 @@
+"""``vigil run``, ``vigil events list|show``: scenario models on streams and archives.
+
+Thin: ``run`` builds a ``Runner`` through the workspace and prints per-source
+health every few seconds; ``events`` reads the event store.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from vigil.cli.main import friendly_errors
+from vigil.errors import InvalidInputError
+from vigil.runtime.types import SourceHealth
+from vigil.settings import Settings
+from vigil.workspace import Workspace
+
+events_app = typer.Typer(help="List and inspect events found by 'vigil run'.", no_args_is_help=True)
+
+
+def _workspace(context: typer.Context, **runtime: object) -> Workspace:
+    settings = context.obj
+    if not isinstance(settings, Settings):  # called without the root callback (tests)
+        settings = Settings()
+    updates = {key: value for key, value in runtime.items() if value is not None}
+    if updates:
+        merged = settings.runtime.model_validate({**settings.runtime.model_dump(), **updates})
+        settings = settings.model_copy(update={"runtime": merged})
+    return Workspace.open(settings)
+
+
+def _print_health(rows: list[SourceHealth]) -> None:
+    for row in rows:
+        state = "connected" if row.connected else ("finished" if row.finished else "down")
+        typer.echo(
+            f"{row.source:<20} {state:<9} in={row.fps_in:5.1f}/s done={row.fps_processed:4.1f}/s "
+            f"lag={row.lag_s:6.2f}s dropped={row.frames_dropped} corrupt={row.corrupt_frames} "
+            f"reconnects={row.reconnects} open={row.events_open}"
+            + (f" error={row.last_error}" if row.last_error else "")
+        )
+
+
+@friendly_errors
+def run(
+    context: typer.Context,
+    model: Annotated[
+        list[str],
+        typer.Option(help="ONNX file, 'scenario:NAME' (zero-shot) or registry id (repeatable)."),
+    ],
+    source: Annotated[list[str], typer.Option(help="Registered source id or name (repeatable).")],
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
+    ] = None,
+    rate: Annotated[float | None, typer.Option(help="Frames/s scored per source.")] = None,
+    webhook: Annotated[
+        list[str] | None, typer.Option(help="Webhook URL events are POSTed to (repeatable).")
+    ] = None,
+    event_class: Annotated[
+        list[str] | None,
+        typer.Option("--class", help="Only these classes raise events (default: all)."),
+    ] = None,
+    archive: Annotated[
+        bool, typer.Option(help="Files as fast as possible, no frame dropped (not real time).")
+    ] = False,
+    health_every: Annotated[float, typer.Option(help="Seconds between health lines.")] = 5.0,
+) -> None:
+    """Run scenario models on sources; store events, send alerts, print health."""
+    with _workspace(context, rate_fps=rate, webhooks=webhook or None) as workspace:
+        sources: list[int | str] = [int(s) if s.isdigit() else s for s in source]
+        runner = workspace.runner(model, sources, classes=event_class, realtime=not archive)
+        if runner.interrupted:
+            typer.echo(f"closed {len(runner.interrupted)} events left open by a stopped run")
+        try:
+            final = runner.run(duration, on_health=_print_health, health_every_s=health_every)
+        except KeyboardInterrupt:
+            final = runner.health()
+        _print_health(final)
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise InvalidInputError(f"{option} must be an ISO time, got {value!r}") from error
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@events_app.command("list")
+@friendly_errors
+def events_list(
+    context: typer.Context,
+    source: Annotated[str | None, typer.Option(help="Source id or name.")] = None,
+    scenario: Annotated[str | None, typer.Option(help="Scenario name.")] = None,
+    event_class: Annotated[str | None, typer.Option("--class", help="Class name.")] = None,
+    since: Annotated[str | None, typer.Option(help="Started at or after (ISO, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Started at or before (ISO, UTC).")] = None,
+    status: Annotated[str | None, typer.Option(help="open, closed or interrupted.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List events, newest first."""
+    with _workspace(context) as workspace:
+        found = workspace.list_events(
+            source=int(source) if source and source.isdigit() else source,
+            scenario=scenario,
+            class_name=event_class,
+            since=_parse_time(since, "--since"),
+            until=_parse_time(until, "--until"),
+            status=status,
+            limit=limit,
+        )
+    for event in found:
+        if as_json:
+            typer.echo(json.dumps(event.to_dict()))
+            continue
+        ended = event.ended_at.isoformat(timespec="seconds") if event.ended_at else "-"
+        typer.echo(
+            f"{event.id:>6} {event.source_name:<16} {event.scenario}/{event.class_name:<14} "
+            f"{event.started_at.isoformat(timespec='seconds')} .. {ended} "
+            f"peak={event.peak_score:.2f} {event.status}"
+        )
+
+
+@events_app.command("show")
+@friendly_errors
+def events_show(
+    context: typer.Context, event_id: Annotated[int, typer.Argument(help="Event id.")]
+) -> None:
+    """One event with its evidence files and alert deliveries, as JSON."""
+    with _workspace(context) as workspace:
+        event = workspace.get_event(event_id)
+        deliveries = workspace.event_deliveries(event_id)
+        home = workspace.home
+    shown = event.to_dict()
+    for key in ("thumbnail_path", "strip_path"):
+        if shown[key]:
+            shown[key] = str((home / shown[key]).resolve())
+    shown["deliveries"] = [
+        {
+            "kind": d.kind,
+            "target": d.target,
+            "status": d.status,
+            "attempts": d.attempts,
+            "last_error": d.last_error,
+        }
+        for d in deliveries
+    ]
+    typer.echo(json.dumps(shown, indent=2))
+
+
+__all__ = ["events_app", "run"]

@@ -1,0 +1,211 @@
+"""Alert delivery from the outbox: signed webhooks with retries, and a local JSON-lines log.
+
+Webhooks are signed like Stripe's: the header ``Vigil-Signature: t=<unix
+seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`` with a shared secret. Signing
+the timestamp with the body lets a receiver refuse replays older than a few
+minutes (``verify_signature``'s ``tolerance_s``). ``Vigil-Delivery`` carries the
+delivery id, the same on every retry, so a receiver can drop duplicates (a
+response lost after the receiver acted is retried: delivery is at least once).
+
+Failures back off exponentially with full jitter (AWS architecture blog,
+"Exponential Backoff and Jitter"): delay = uniform(0, min(max, base * 2^n)), so
+many alerts that failed together do not retry together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from vigil.errors import InvalidInputError
+from vigil.runtime.store import LOG_TARGET, EventStore
+from vigil.runtime.types import DeliveryRecord
+from vigil.settings import RuntimeSettings
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Vigil-Signature"
+DELIVERY_HEADER = "Vigil-Delivery"
+EVENT_HEADER = "Vigil-Event"
+ALERT_LOG = "alerts.jsonl"
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``Vigil-Signature`` header value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify_signature(
+    secret: str, header: str, body: bytes, *, tolerance_s: float = 300.0, now: float | None = None
+) -> bool:
+    """True when ``header`` signs ``body`` with ``secret`` and is at most ``tolerance_s`` old."""
+    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance_s:
+        return False
+    expected = sign(secret, timestamp, body).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random) -> float:
+    """Full-jitter delay before retry number ``attempt`` (0 = first retry)."""
+    return rng.uniform(0.0, min(max_s, base_s * 2.0**attempt))
+
+
+class AlertDispatcher:
+    """Deliver due outbox entries; runs in its own thread, woken when alerts are queued.
+
+    Each delivery is attempted, then recorded (delivered, retry at a later time, or
+    failed after ``max_attempts``) before the next one, so a killed process
+    resumes from the outbox with at most one duplicate.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        settings: RuntimeSettings,
+        home: Path,
+        *,
+        client: httpx.Client | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.log_path = Path(home) / ALERT_LOG
+        self._client = client or httpx.Client(timeout=settings.webhook_timeout_s)
+        self._owns_client = client is None
+        self._rng = random.Random(seed)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._log_lock = threading.Lock()
+        self.delivered = 0
+        self.failed_attempts = 0
+
+    @staticmethod
+    def targets(settings: RuntimeSettings) -> list[str]:
+        """Where every event goes: the configured webhooks, plus the local log."""
+        for url in settings.webhooks:
+            if not url.startswith(("http://", "https://")):
+                raise InvalidInputError(f"webhook must be an http(s) URL, got {url!r}")
+        return [*settings.webhooks, *([LOG_TARGET] if settings.alert_log else [])]
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="vigil-alerts", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, *, drain_s: float = 2.0) -> None:
+        """Stop after a last pass; whatever is still pending stays in the outbox."""
+        deadline = time.monotonic() + drain_s
+        while time.monotonic() < deadline and self.store.due_deliveries(datetime.now(UTC), 1):
+            self.wake()
+            time.sleep(0.05)
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.settings.webhook_timeout_s + 5)
+        if self._owns_client:
+            self._client.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+                due = self.store.next_due()
+            except Exception:  # a locked database must not kill delivery for good
+                log.exception("alert dispatcher pass failed; retrying")
+                due = None
+            wait = 1.0
+            if due is not None:
+                wait = min(wait, max(0.0, (due - datetime.now(UTC)).total_seconds()))
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    def run_once(self) -> int:
+        """Attempt every due delivery once; returns how many were delivered."""
+        delivered = 0
+        for delivery in self.store.due_deliveries(datetime.now(UTC)):
+            if self._stop.is_set() and delivery.target != LOG_TARGET:
+                break
+            error = self._deliver(delivery)
+            if error is None:
+                delivered += 1
+                self.store.record_attempt(delivery.id, delivered=True)
+                continue
+            self.failed_attempts += 1
+            attempts = delivery.attempts + 1
+            retry_at = None
+            if attempts < self.settings.max_attempts:
+                delay = backoff_delay(
+                    attempts - 1,
+                    self.settings.backoff_base_s,
+                    self.settings.backoff_max_s,
+                    self._rng,
+                )
+                retry_at = datetime.now(UTC) + timedelta(seconds=delay)
+            log.warning(
+                "alert %d to %s failed (attempt %d of %d): %s",
+                delivery.id,
+                delivery.target,
+                attempts,
+                self.settings.max_attempts,
+                error,
+            )
+            self.store.record_attempt(
+                delivery.id, delivered=False, error=error, next_attempt_at=retry_at
+            )
+        self.delivered += delivered
+        return delivered
+
+    def _deliver(self, delivery: DeliveryRecord) -> str | None:
+        """Send one delivery; None on success, else the reason it failed."""
+        body = json.dumps({**delivery.payload, "delivery_id": delivery.id}, sort_keys=True).encode()
+        if delivery.target == LOG_TARGET:
+            try:
+                with self._log_lock, self.log_path.open("ab") as handle:
+                    handle.write(body + b"\n")
+            except OSError as error:
+                return f"cannot append to {self.log_path}: {error}"
+            return None
+        headers = {
+            "Content-Type": "application/json",
+            DELIVERY_HEADER: str(delivery.id),
+            EVENT_HEADER: delivery.kind,
+        }
+        if self.settings.webhook_secret:
+            headers[SIGNATURE_HEADER] = sign(self.settings.webhook_secret, int(time.time()), body)
+        try:
+            response = self._client.post(delivery.target, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            return f"{type(error).__name__}: {error}"
+        if 200 <= response.status_code < 300:
+            return None
+        return f"HTTP {response.status_code} from {delivery.target}"
+
+
+__all__ = [
+    "ALERT_LOG",
+    "DELIVERY_HEADER",
+    "EVENT_HEADER",
+    "SIGNATURE_HEADER",
+    "AlertDispatcher",
+    "backoff_delay",
+    "sign",
+    "verify_signature",
+]

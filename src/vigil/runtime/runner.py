@@ -1,0 +1,608 @@
+"""Run scenario models on live streams and archives: threads per source, events, health.
+
+Each source gets two threads joined by a one-slot buffer:
+
+* a reader decodes frames (reconnecting a dropped stream with exponential
+  backoff), keeps one every ``1 / rate_fps`` seconds and puts it in the buffer;
+* a scorer takes the newest frame, runs every model on it and advances the
+  event tracks (``vigil.runtime.events.step``).
+
+When the model is slower than the rate, the reader overwrites the waiting frame
+instead of queueing it: memory stays bounded, scores stay current, and the loss
+shows up as ``frames_dropped`` and ``lag_s`` in the health snapshot rather than
+as an ever-growing delay. Archives run with ``realtime=False``: nothing is
+dropped, the reader waits for the scorer.
+
+>>> runner = Runner(sources, [OnnxScorer(path)], store, settings.runtime, home)  # doctest: +SKIP
+>>> runner.run(duration_s=60, on_health=print)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vigil.errors import InvalidInputError, SourceError, StreamUnavailableError, VigilError
+from vigil.runtime.alerts import AlertDispatcher
+from vigil.runtime.events import Change, EventRule, Phase, Track, finish, step
+from vigil.runtime.scorers import Scorer
+from vigil.runtime.store import EventStore, NewEvent
+from vigil.runtime.types import SourceHealth
+from vigil.settings import RuntimeSettings
+from vigil.sources.readers import FrameReader, open_frames, reconnect
+from vigil.sources.types import Frame, Source, SourceKind
+from vigil.structure.thumbnails import write_thumbnail
+
+log = logging.getLogger(__name__)
+
+# (connect, read) seconds for streams: a dead camera is noticed within seconds.
+STREAM_TIMEOUT_S = (5.0, 5.0)
+RATE_WINDOW_S = 5.0  # frames/s are averaged over this many recent seconds
+EVIDENCE_SIDE = 320  # longest side of the frames kept in memory for evidence
+STRIP_TILE_HEIGHT = 120  # height of each frame in an event's frame strip
+PROGRESS_EVERY_S = 5.0  # an open event's last_seen_at is saved at least this often
+
+
+class _Stopped(Exception):
+    """Raised inside the reconnect backoff when the runner is stopping."""
+
+
+@dataclass
+class _Item:
+    frame: Frame
+    t: float  # frame time, epoch seconds
+    received: float  # time.monotonic() when decoded
+
+
+class LatestFrameBuffer:
+    """A bounded hand-over between one reader and one scorer.
+
+    ``drop=True`` (live): ``put`` replaces the oldest waiting item and says so.
+    ``drop=False`` (archives): ``put`` waits for room, so nothing is lost.
+    """
+
+    def __init__(self, capacity: int = 1, *, drop: bool = True) -> None:
+        if capacity < 1:
+            raise InvalidInputError(f"buffer capacity must be >= 1, got {capacity}")
+        self._items: deque[_Item] = deque()
+        self._capacity = capacity
+        self._drop = drop
+        self._closed = False
+        self._condition = threading.Condition()
+
+    def put(self, item: _Item) -> bool:
+        """Add ``item``; True when an older item was dropped to make room."""
+        with self._condition:
+            dropped = False
+            while len(self._items) >= self._capacity and not self._closed:
+                if self._drop:
+                    self._items.popleft()
+                    dropped = True
+                    break
+                self._condition.wait(0.1)
+            if self._closed:
+                return False
+            self._items.append(item)
+            self._condition.notify_all()
+            return dropped
+
+    def get(self, timeout: float) -> _Item | None:
+        with self._condition:
+            if not self._items and not self._closed:
+                self._condition.wait(timeout)
+            if not self._items:
+                return None
+            item = self._items.popleft()
+            self._condition.notify_all()
+            return item
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class RateMeter:
+    """Events per second over the last ``window_s`` seconds."""
+
+    def __init__(self, window_s: float = RATE_WINDOW_S) -> None:
+        self._window = window_s
+        self._times: deque[float] = deque()
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+
+    def tick(self, now: float | None = None) -> None:
+        with self._lock:
+            self._times.append(time.monotonic() if now is None else now)
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            while self._times and self._times[0] < now - self._window:
+                self._times.popleft()
+            span = min(self._window, max(now - self._started, 1e-3))
+            return len(self._times) / span
+
+
+@dataclass
+class _Evidence:
+    """Frames kept for one track: its best frame and a strip around it."""
+
+    peak_image: np.ndarray | None = None
+    strip: list[np.ndarray] = field(default_factory=list)
+
+
+@dataclass
+class _OpenEvent:
+    event_id: int
+    thumbnail: str
+    saved_at: float  # frame time of the last progress write
+
+
+@dataclass
+class _SourceRun:
+    source: Source
+    buffer: LatestFrameBuffer
+    frames_in: int = 0
+    frames_processed: int = 0
+    frames_dropped: int = 0
+    corrupt_frames: int = 0
+    reconnects: int = 0
+    connected: bool = False
+    finished: bool = False
+    reader_done: bool = False
+    lag_s: float = 0.0
+    last_error: str | None = None
+    meter_in: RateMeter = field(default_factory=RateMeter)
+    meter_out: RateMeter = field(default_factory=RateMeter)
+    tracks: dict[tuple[int, int], Track] = field(default_factory=dict)
+    evidence: dict[tuple[int, int], _Evidence] = field(default_factory=dict)
+    open_events: dict[tuple[int, int], _OpenEvent] = field(default_factory=dict)
+    ring: deque[np.ndarray] = field(default_factory=deque)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+
+class Runner:
+    """Score ``sources`` with ``scorers``; store events and queue their alerts."""
+
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        scorers: Sequence[Scorer],
+        store: EventStore,
+        settings: RuntimeSettings,
+        home: Path,
+        *,
+        classes: Sequence[str] | None = None,
+        realtime: bool = True,
+        dispatcher: AlertDispatcher | None = None,
+        stream_timeout_s: tuple[float, float] = STREAM_TIMEOUT_S,
+        thumbnail_size: int = EVIDENCE_SIDE,
+    ) -> None:
+        if not sources:
+            raise InvalidInputError("vigil run needs at least one source, got none")
+        if not scorers:
+            raise InvalidInputError("vigil run needs at least one model, got none")
+        names = [source.name for source in sources]
+        if len(set(names)) != len(names):
+            raise InvalidInputError(f"each source may be run once, got {names}")
+        known = {name for scorer in scorers for name in scorer.class_names}
+        unknown = sorted(set(classes or ()) - known)
+        if unknown:
+            raise InvalidInputError(
+                f"event classes {unknown} are not produced by any model (known: {sorted(known)})"
+            )
+        self.rule = EventRule(
+            on_threshold=settings.on_threshold,
+            off_threshold=settings.off_threshold,
+            min_duration_s=settings.min_duration_s,
+            quiet_period_s=settings.quiet_period_s,
+        )
+        self.scorers = list(scorers)
+        self.store = store
+        self.settings = settings
+        self.home = Path(home)
+        self.realtime = realtime
+        self.dispatcher = dispatcher
+        self.targets = AlertDispatcher.targets(settings)
+        self.stream_timeout_s = stream_timeout_s
+        self.thumbnail_size = thumbnail_size
+        self._classes = set(classes) if classes else None
+        self._period = 1.0 / settings.rate_fps
+        self._stop = threading.Event()
+        self._origin = time.time()
+        self._runs = [
+            _SourceRun(
+                source=source,
+                buffer=LatestFrameBuffer(drop=realtime or source.kind == SourceKind.STREAM),
+                ring=deque(maxlen=max(1, settings.strip_frames // 2 + 1)),
+            )
+            for source in sources
+        ]
+        self.interrupted: list[int] = []
+        self._started = False
+
+    # -- control --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Close events a killed run left open, resume the outbox, start the threads."""
+        if self._started:
+            raise InvalidInputError("this runner was already started; create a new one")
+        self._started = True
+        self.interrupted = self.store.close_interrupted([run.source.id for run in self._runs])
+        if self.interrupted:
+            log.warning("closed %d events left open by a stopped run", len(self.interrupted))
+        if self.dispatcher is not None:
+            self.dispatcher.start()
+            self.dispatcher.wake()
+        for run in self._runs:
+            reader = threading.Thread(
+                target=self._read_loop, args=(run,), name=f"read-{run.source.name}", daemon=True
+            )
+            scorer = threading.Thread(
+                target=self._score_loop, args=(run,), name=f"score-{run.source.name}", daemon=True
+            )
+            run.threads = [reader, scorer]
+            reader.start()
+            scorer.start()
+
+    def stop(self, *, drain_s: float = 2.0) -> None:
+        """Stop reading, finish the frames in hand, close open events, flush alerts."""
+        self._stop.set()
+        for run in self._runs:
+            run.buffer.close()
+        for run in self._runs:
+            for thread in run.threads:
+                thread.join(timeout=self.stream_timeout_s[1] + 10)
+        if self.dispatcher is not None:
+            self.dispatcher.stop(drain_s=drain_s)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every source finished (files) or ``timeout``; True if all finished."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not all(run.finished for run in self._runs):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def run(
+        self,
+        duration_s: float | None = None,
+        *,
+        on_health: Callable[[list[SourceHealth]], None] | None = None,
+        health_every_s: float = 5.0,
+    ) -> list[SourceHealth]:
+        """Start, run until every source finished or ``duration_s`` passed, stop."""
+        self.start()
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        next_report = time.monotonic() + health_every_s
+        try:
+            while not all(run.finished for run in self._runs):
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    break
+                if on_health is not None and now >= next_report:
+                    on_health(self.health())
+                    next_report = now + health_every_s
+                time.sleep(0.1)
+        finally:
+            self.stop()
+        return self.health()
+
+    def health(self) -> list[SourceHealth]:
+        now = time.monotonic()
+        return [
+            SourceHealth(
+                source=run.source.name,
+                connected=run.connected,
+                finished=run.finished,
+                fps_in=run.meter_in.rate(now),
+                fps_processed=run.meter_out.rate(now),
+                lag_s=run.lag_s,
+                frames_in=run.frames_in,
+                frames_processed=run.frames_processed,
+                frames_dropped=run.frames_dropped,
+                corrupt_frames=run.corrupt_frames,
+                reconnects=run.reconnects,
+                events_open=len(run.open_events),
+                last_error=run.last_error,
+            )
+            for run in self._runs
+        ]
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _sleep(self, seconds: float) -> None:
+        if self._stop.wait(seconds):
+            raise _Stopped
+
+    def _open(self, run: _SourceRun) -> FrameReader:
+        spec = run.source
+        if spec.kind == SourceKind.STREAM:
+            # Retries forever (in rounds) while running: a camera may be down for hours.
+            return reconnect(
+                spec,
+                attempts=1_000_000,
+                base_delay_s=self.settings.reconnect_base_s,
+                max_delay_s=self.settings.reconnect_max_s,
+                timeout_s=self.stream_timeout_s,
+                sleep=self._sleep,
+            )
+        return open_frames(spec, realtime=self.realtime, timeout_s=self.stream_timeout_s)
+
+    def _read_loop(self, run: _SourceRun) -> None:
+        live = run.source.kind == SourceKind.STREAM
+        sessions = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    reader = self._open(run)
+                except _Stopped:
+                    break
+                except SourceError as error:  # a file that cannot be opened: give up on it
+                    run.last_error = str(error)
+                    log.error("%s: %s", run.source.name, error)
+                    break
+                sessions += 1
+                if sessions > 1:
+                    run.reconnects += 1
+                run.connected = True
+                self._read_session(run, reader)
+                run.connected = False
+                if not live or self._stop.is_set():
+                    break
+                # A live stream that ended or failed is a drop: wait a moment, reconnect.
+                try:
+                    self._sleep(self.settings.reconnect_base_s)
+                except _Stopped:
+                    break
+        except Exception as error:  # never leave the scorer waiting on a dead reader
+            run.last_error = f"reader crashed: {error}"
+            log.exception("%s: reader crashed", run.source.name)
+        finally:
+            run.reader_done = True
+            if not live:
+                run.buffer.close()
+
+    def _read_session(self, run: _SourceRun, reader: FrameReader) -> None:
+        next_due: float | None = None  # frame time from which the next frame is kept
+        skipped_before = 0
+        try:
+            with reader:
+                for frame in reader:
+                    if self._stop.is_set():
+                        break
+                    run.frames_in += 1
+                    run.meter_in.tick()
+                    run.corrupt_frames += reader.skipped - skipped_before
+                    skipped_before = reader.skipped
+                    t = self._frame_time(frame)
+                    if next_due is not None and t < next_due:
+                        continue
+                    # A fixed schedule, not "period since the last kept frame": arrival
+                    # jitter would otherwise stretch every interval to the next frame
+                    # (2 frames/s from 10 fps would become ~1.7). After a gap, restart it.
+                    behind = next_due is None or t - next_due >= self._period
+                    next_due = (t if behind else next_due) + self._period  # type: ignore[operator]
+                    if run.buffer.put(_Item(frame, t, time.monotonic())):
+                        run.frames_dropped += 1
+                run.corrupt_frames += reader.skipped - skipped_before
+                if reader.errors:
+                    run.last_error = reader.errors[-1]
+        except StreamUnavailableError as error:
+            run.last_error = str(error)
+            log.warning("%s: %s", run.source.name, error)
+        except VigilError as error:
+            run.last_error = str(error)
+            log.error("%s: %s", run.source.name, error)
+
+    def _frame_time(self, frame: Frame) -> float:
+        if frame.captured_at is not None:
+            return frame.captured_at.timestamp()
+        return self._origin + frame.media_time
+
+    # -- scoring and events ---------------------------------------------------------------
+
+    def _score_loop(self, run: _SourceRun) -> None:
+        try:
+            while True:
+                item = run.buffer.get(timeout=0.2)
+                if item is None:
+                    if run.buffer.closed or self._stop.is_set():
+                        break
+                    continue
+                try:
+                    scores = [scorer.score([item.frame.image])[0] for scorer in self.scorers]
+                except VigilError as error:  # one bad frame or model hiccup: keep going
+                    run.last_error = f"scoring failed: {error}"
+                    log.warning("%s: %s", run.source.name, run.last_error)
+                    continue
+                run.lag_s = time.monotonic() - item.received
+                run.frames_processed += 1
+                run.meter_out.tick()
+                self._advance(run, item, scores)
+        except Exception as error:
+            run.last_error = f"scoring failed: {error}"
+            log.exception("%s: scoring failed", run.source.name)
+        finally:
+            try:
+                for key, track in list(run.tracks.items()):
+                    change = finish(track)
+                    if change is not None:
+                        self._on_change(run, key, change, None, None)
+            except VigilError as error:
+                run.last_error = f"closing events failed: {error}"
+            run.finished = True
+
+    def _advance(self, run: _SourceRun, item: _Item, scores: list[np.ndarray]) -> None:
+        small = _shrink(item.frame.image, self.thumbnail_size)
+        run.ring.append(small)
+        for model_index, (scorer, row) in enumerate(zip(self.scorers, scores, strict=True)):
+            for class_index, name in enumerate(scorer.class_names):
+                if self._classes is not None and name not in self._classes:
+                    continue
+                key = (model_index, class_index)
+                track, change = step(
+                    run.tracks.get(key, Track()), item.t, float(row[class_index]), self.rule
+                )
+                run.tracks[key] = track
+                self._keep_evidence(run, key, track, item.t, small)
+                if change is not None:
+                    self._on_change(run, key, change, item, row)
+                elif key in run.open_events and track.last_above == item.t:
+                    opened = run.open_events[key]
+                    if item.t - opened.saved_at >= PROGRESS_EVERY_S:
+                        self._save_progress(run, key, track, item.t)
+
+    def _keep_evidence(
+        self, run: _SourceRun, key: tuple[int, int], track: Track, t: float, small: np.ndarray
+    ) -> None:
+        if track.phase is Phase.IDLE:
+            run.evidence.pop(key, None)
+            return
+        evidence = run.evidence.setdefault(key, _Evidence())
+        half = max(1, self.settings.strip_frames // 2)
+        if track.peak_at == t:
+            evidence.peak_image = small
+            evidence.strip = list(run.ring)[-half:]  # the frames just before, and the peak
+        elif len(evidence.strip) < self.settings.strip_frames:
+            evidence.strip.append(small)
+
+    def _on_change(
+        self,
+        run: _SourceRun,
+        key: tuple[int, int],
+        change: Change,
+        item: _Item | None,
+        row: np.ndarray | None,
+    ) -> None:
+        scorer = self.scorers[key[0]]
+        track = change.track
+        assert track.started_at is not None and track.peak_at is not None
+        if change.kind == "started":
+            assert item is not None and row is not None
+            details = {
+                "trigger_frame_time": _iso(item.t),
+                "thresholds": {
+                    "on": self.rule.on_threshold,
+                    "off": self.rule.off_threshold,
+                    "min_duration_s": self.rule.min_duration_s,
+                    "quiet_period_s": self.rule.quiet_period_s,
+                },
+                "scores": {
+                    name: round(float(value), 4)
+                    for name, value in zip(scorer.class_names, row, strict=True)
+                },
+            }
+            record = self.store.open_event(
+                NewEvent(
+                    source_id=run.source.id,
+                    model_id=scorer.model_id,
+                    scenario=scorer.scenario,
+                    class_name=scorer.class_names[key[1]],
+                    started_at=_utc(track.started_at),
+                    last_seen_at=_utc(item.t),
+                    peak_score=track.peak_score,
+                    peak_at=_utc(track.peak_at),
+                    frames=track.frames,
+                    details=details,
+                ),
+                self.targets,
+            )
+            thumbnail = f"events/{record.id}/best.jpg"
+            run.open_events[key] = _OpenEvent(record.id, thumbnail, item.t)
+            self._write_best(run, key, thumbnail)
+            self._save_progress(run, key, track, item.t)
+            self._wake()
+        elif change.kind == "peak" and key in run.open_events:
+            assert item is not None
+            self._write_best(run, key, run.open_events[key].thumbnail)
+            self._save_progress(run, key, track, item.t)
+        elif change.kind == "ended" and key in run.open_events:
+            opened = run.open_events.pop(key)
+            evidence = run.evidence.pop(key, _Evidence())
+            strip = None
+            if evidence.strip:
+                strip = f"events/{opened.event_id}/strip.jpg"
+                write_thumbnail(self.home, strip, _strip(evidence.strip), 10_000)
+            if evidence.peak_image is not None:
+                write_thumbnail(self.home, opened.thumbnail, evidence.peak_image, 10_000)
+            assert change.ended_at is not None
+            self.store.close_event(
+                opened.event_id,
+                ended_at=_utc(change.ended_at),
+                peak_score=track.peak_score,
+                peak_at=_utc(track.peak_at),
+                frames=track.frames,
+                thumbnail_path=opened.thumbnail,
+                strip_path=strip,
+                targets=self.targets,
+            )
+            run.tracks.pop(key, None)
+            self._wake()
+
+    def _write_best(self, run: _SourceRun, key: tuple[int, int], relpath: str) -> None:
+        evidence = run.evidence.get(key)
+        if evidence is not None and evidence.peak_image is not None:
+            write_thumbnail(self.home, relpath, evidence.peak_image, 10_000)
+
+    def _save_progress(self, run: _SourceRun, key: tuple[int, int], track: Track, t: float) -> None:
+        opened = run.open_events[key]
+        assert track.peak_at is not None and track.last_above is not None
+        self.store.update_event(
+            opened.event_id,
+            last_seen_at=_utc(track.last_above),
+            peak_score=track.peak_score,
+            peak_at=_utc(track.peak_at),
+            frames=track.frames,
+            thumbnail_path=opened.thumbnail,
+        )
+        opened.saved_at = t
+
+    def _wake(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+
+def _shrink(image: np.ndarray, longest_side: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    scale = min(1.0, longest_side / max(height, width))
+    if scale >= 1.0:
+        return image.copy()
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _strip(images: list[np.ndarray]) -> np.ndarray:
+    """Frames side by side at one height, in time order."""
+    tiles = []
+    for image in images:
+        height, width = image.shape[:2]
+        size = (max(1, round(width * STRIP_TILE_HEIGHT / height)), STRIP_TILE_HEIGHT)
+        tiles.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+    return np.concatenate(tiles, axis=1)  # (120, sum of widths, 3)
+
+
+def _utc(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+def _iso(t: float) -> str:
+    return _utc(t).isoformat()
+
+
+__all__ = ["LatestFrameBuffer", "RateMeter", "Runner"]
