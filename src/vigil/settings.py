@@ -75,6 +75,146 @@ class IndexSettings(BaseModel):
     )
 
 
+class ApiSettings(BaseModel):
+    """The REST API and web console server (``vigil serve``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(
+        "127.0.0.1",
+        description=(
+            "Interface to bind. Loopback by default; any other address needs at least one "
+            "API key ('vigil api-key create') or the server refuses to start."
+        ),
+    )
+    port: int = Field(8765, ge=1, le=65535, description="TCP port to listen on.")
+    max_upload_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted (image queries); counted while it streams in.",
+    )
+    media_roots: list[Path] = Field(
+        default_factory=list,
+        description=(
+            "Folders whose videos and image folders may be registered as sources through the "
+            "API (besides the workspace home); anything resolving outside is refused."
+        ),
+    )
+    job_workers: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description=(
+            "Background threads running long jobs (indexing, auto-label, model runs); a "
+            "long model run holds one for its whole duration."
+        ),
+    )
+
+
+class ScaleSettings(BaseModel):
+    """Indexing on a Ray cluster (``vigil index --ray ADDRESS``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shard_seconds: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "Media seconds per shard (one Ray task); image folders: files per shard. Longer "
+            "shards amortise the per-task seek; shorter ones spread one long file over more workers."
+        ),
+    )
+    max_task_retries: int = Field(
+        5,
+        ge=0,
+        le=100,
+        description="Times Ray re-runs a shard whose worker process or node died.",
+    )
+    tasks_per_cpu: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Embedding tasks kept in flight per cluster CPU (bounds driver memory).",
+    )
+
+
+class RuntimeSettings(BaseModel):
+    """Running small models on live streams and archives (``vigil run``): events and alerts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_fps: float = Field(
+        2.0, gt=0, le=60, description="Frames per second each source is scored at (at most)."
+    )
+    on_threshold: float = Field(
+        0.6, gt=0, le=1, description="A class score at or above this may start an event."
+    )
+    off_threshold: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="An open event stays open while its score is at or above this (hysteresis).",
+    )
+    min_duration_s: float = Field(
+        1.0,
+        ge=0,
+        description="The score must stay above on_threshold this long before an event starts.",
+    )
+    quiet_period_s: float = Field(
+        3.0,
+        ge=0,
+        description="An event closes after its score stays below off_threshold this long.",
+    )
+    strip_frames: int = Field(
+        6, ge=1, le=32, description="Frames around the peak kept in an event's frame strip."
+    )
+    webhooks: list[str] = Field(
+        default_factory=list, description="URLs every event is POSTed to (JSON, signed)."
+    )
+    webhook_secret: str | None = Field(
+        None,
+        description=(
+            "Shared secret of the HMAC-SHA256 'Vigil-Signature' header; set it from the "
+            "environment (VIGIL_RUNTIME__WEBHOOK_SECRET). Required in production with webhooks."
+        ),
+    )
+    webhook_timeout_s: float = Field(5.0, gt=0, description="Per-request webhook timeout.")
+    max_attempts: int = Field(
+        8, ge=1, le=100, description="Delivery attempts per alert before it is marked failed."
+    )
+    backoff_base_s: float = Field(
+        1.0, gt=0, description="First retry delay; doubles per attempt, with full jitter."
+    )
+    backoff_max_s: float = Field(300.0, gt=0, description="Longest delay between two attempts.")
+    alert_log: bool = Field(
+        True, description="Also append every alert to home/alerts.jsonl (one JSON object a line)."
+    )
+    reconnect_base_s: float = Field(
+        1.0, gt=0, description="First delay before reconnecting a dropped stream; doubles."
+    )
+    reconnect_max_s: float = Field(30.0, gt=0, description="Longest delay between reconnects.")
+
+
+class ScenarioSettings(BaseModel):
+    """Long-tail scenarios: auto-labeling and the review queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    autolabel_batch_size: int = Field(
+        4096,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Items labeled per transaction; a stopped run keeps every finished batch and "
+            "resumes after it."
+        ),
+    )
+    review_limit: int = Field(20, ge=1, le=10_000, description="Items shown per review queue.")
+    annotator: str = Field(
+        "human", min_length=1, description="Name stored with answers when none is given."
+    )
+
+
 class Settings(BaseSettings):
     """Everything Vigil can be configured with."""
 
@@ -102,6 +242,10 @@ class Settings(BaseSettings):
     sampling: SamplingSettings = Field(default_factory=SamplingSettings)
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    scale: ScaleSettings = Field(default_factory=ScaleSettings)
+    scenarios: ScenarioSettings = Field(default_factory=ScenarioSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
 
     @property
     def resolved_database_url(self) -> str:

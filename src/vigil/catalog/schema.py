@@ -187,3 +187,7 @@ class ObjectScanRow(Base):
     detector_id: Mapped[str] = mapped_column(String(200))
     objects_found: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+from vigil.catalog import scenarios_schema  # noqa: E402, F401  (revision scenarios_0001)
+from vigil.catalog import api_schema  # noqa: E402, F401  (revision api_0001)
+from vigil.catalog import events_schema  # noqa: E402, F401  (revision events_0001)

@@ -319,6 +319,26 @@ def models_list(context: typer.Context) -> None:
     typer.echo(f"auto picks: {chosen or 'nothing (install the bundled models: make setup)'}")
 
 
+# -- REST API and console (vigil.cli.serve) ---
+from vigil.cli.serve import keys_app, serve  # noqa: E402
+
+app.command("serve")(serve)
+app.add_typer(keys_app, name="api-key")
+
+
+# -- scenarios (vigil.cli.scenarios) ---
+from vigil.cli.scenarios import scenario_app  # noqa: E402  (needs friendly_errors above)
+
+app.add_typer(scenario_app, name="scenario")
+
+
+# -- runtime (vigil.cli.runtime) ---
+from vigil.cli.runtime import events_app, run  # noqa: E402  (needs friendly_errors above)
+
+app.command("run")(run)
+app.add_typer(events_app, name="events")
+
+
 def main() -> None:
     app()
 
