@@ -121,7 +121,8 @@ class ScaleSettings(BaseModel):
         gt=0,
         description=(
             "Media seconds per shard (one Ray task); image folders: files per shard. Longer "
-            "shards amortise the per-task seek; shorter ones spread one long file over more workers."
+            "shards amortise the per-task seek; shorter ones spread a long file over more "
+            "workers."
         ),
     )
     max_task_retries: int = Field(

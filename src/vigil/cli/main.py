@@ -199,6 +199,14 @@ def index(
     max_seconds: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (streams).")
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Run on a Ray cluster: HOST:PORT of its head, 'auto' or 'local' (docs/ray.md).",
+        ),
+    ] = None,
 ) -> None:
     """Sample, embed and store frames; resumes where an earlier run stopped."""
     settings = context.obj
@@ -212,6 +220,22 @@ def index(
         context.obj = settings.model_copy(
             update={"sampling": settings.sampling.model_copy(update=sampling_update)}
         )
+    if ray is not None:  # -- scale (Ray) --
+        with _workspace(context) as workspace:
+            ray_report = workspace.index_on_ray(
+                [_id_or_name(s) for s in sources or []], address=ray
+            )
+        typer.echo(
+            f"ray {ray_report.address}: {ray_report.frames_written} new frames "
+            f"({ray_report.frames_already_indexed} already indexed) from {ray_report.shards} "
+            f"shards on {ray_report.cluster_cpus} CPUs in {ray_report.seconds:.1f}s, "
+            f"{ray_report.frames_per_second:.1f} frames/s"
+        )
+        for error in ray_report.errors:
+            typer.echo(f"  warning: {error}", err=True)
+        if ray_report.errors:
+            raise typer.Exit(1)
+        return
     bars: dict[int, tqdm[Any]] = {}
 
     def show(progress: IndexProgress) -> None:

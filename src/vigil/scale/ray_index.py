@@ -1,0 +1,397 @@
+"""Index sources on a Ray cluster: shards decoded and embedded by workers, written by the driver.
+
+The pipeline (see ``vigil.scale.shards`` for why it equals the single-process run)::
+
+    driver: plan shards per source ──► Ray tasks: scan_shard (decode, grid candidates, thumbs)
+    driver: replay de-duplication over each source's candidates, in shard order
+    driver: ──► Ray tasks: embed_shard (decode again, embed the kept frames)
+    driver: write each shard's frames + vectors in ONE catalog transaction, in shard order,
+            add the new vectors to the FAISS index, write the JPEG thumbnails
+
+Why the driver writes: SQLite has one writer at a time, and a worker that dies after
+writing half a shard would leave work to undo. Here a task has no side effects, so Ray
+simply re-runs a task whose worker died (``max_retries``), and the writes are
+idempotent (``Catalog.add_frames`` skips frames already stored, keyed by the unique
+(source, frame index) and (frame, model) constraints), so a retried or re-run shard
+never duplicates anything. Shards of a source are committed in order, so the catalog
+always holds a prefix of each source: the single-process ``vigil index`` resumes
+correctly after a Ray run was stopped, and a Ray re-run embeds only what is missing.
+
+Why the vector index is updated on the driver rather than built per shard and merged:
+HNSW graphs cannot be merged (FAISS merges flat and IVF indexes only); merging would
+mean re-inserting every vector anyway, which is what adding them as they arrive does,
+overlapped with the workers' embedding.
+
+>>> with ray_session("auto"):  # doctest: +SKIP
+...     report = index_on_ray(sources, catalog=catalog, vector_index=index, settings=settings)
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import math
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.catalog.db import guard
+from vigil.catalog.schema import EmbeddingRow, FrameRow
+from vigil.catalog.store import Catalog
+from vigil.catalog.vector_index import VectorIndex
+from vigil.errors import InvalidInputError, VigilError
+from vigil.scale.shards import Shard, effective_sampling, plan_shards
+from vigil.scale.work import ShardOutput, ShardScan, embed_shard, scan_shard
+from vigil.settings import Settings
+from vigil.sources.readers import probe
+from vigil.sources.types import Source
+from vigil.structure.thumbnails import write_thumbnail
+
+log = logging.getLogger(__name__)
+
+
+class ClusterError(VigilError):
+    """The Ray cluster could not be reached, or lost work beyond its retry budget."""
+
+
+@dataclass
+class RayIndexReport:
+    """What one sharded indexing run did, over all its sources."""
+
+    model_id: str
+    address: str
+    cluster_cpus: int
+    sources: list[Source] = field(default_factory=list)
+    shards: int = 0
+    shards_embedded: int = 0  # shards that had frames still missing from the catalog
+    candidates: int = 0  # grid candidates seen by the scans (before de-duplication)
+    frames_written: int = 0
+    frames_already_indexed: int = 0
+    seconds: float = 0.0
+    scan_seconds: float = 0.0  # worker time spent scanning, summed over tasks
+    embed_seconds: float = 0.0  # worker time spent decoding + embedding, summed over tasks
+    workers: set[str] = field(default_factory=set)  # host:pid of the processes that embedded
+    complete: dict[int, bool] = field(default_factory=dict)  # source id -> fully indexed
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames_written / self.seconds if self.seconds > 0 else 0.0
+
+
+# -- the cluster ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def ray_session(address: str) -> Iterator[str]:
+    """Connect this process to a Ray cluster for the duration of the block.
+
+    ``address`` is ``HOST:PORT`` of the head's GCS, ``auto`` (the cluster started on
+    this machine with ``ray start``, or ``$RAY_ADDRESS``) or ``local`` (start a private
+    single-machine cluster for this process). A session already open is reused and
+    left open. Yields the address of the cluster's GCS.
+    """
+    import ray
+
+    if ray.is_initialized():
+        yield str(ray.get_runtime_context().gcs_address)
+        return
+    if not address.strip():
+        raise InvalidInputError("the Ray address must be HOST:PORT, 'auto' or 'local', got ''")
+    _check_reachable(address)
+    try:
+        ray.init(
+            address=None if address == "local" else address,
+            namespace="vigil",
+            logging_level=logging.WARNING,
+            log_to_driver=False,  # worker logs stay in the cluster's log folder
+            include_dashboard=False if address == "local" else None,
+        )
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:
+        raise ClusterError(
+            f"cannot connect to the Ray cluster at {address!r} (expected HOST:PORT of a head "
+            f"started with 'ray start --head', 'auto' or 'local'): {error}"
+        ) from error
+    try:
+        yield str(ray.get_runtime_context().gcs_address)
+    finally:
+        ray.shutdown()
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds on a dead HOST:PORT; ``ray.init`` itself retries for minutes."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return  # 'auto', 'local', ray:// URLs: left to Ray
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as error:
+        raise ClusterError(
+            f"cannot connect to the Ray cluster at {address!r} (expected HOST:PORT of a head "
+            f"started with 'ray start --head'): {error}"
+        ) from error
+
+
+def _cluster_cpus() -> int:
+    import ray
+
+    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    return int(resources.get("CPU", 0))
+
+
+# -- catalog helpers -----------------------------------------------------------------------
+
+
+def indexed_frame_indexes(catalog: Catalog, source_id: int, model_id: str) -> set[int]:
+    """Frame indexes of a source that already have a vector for ``model_id``."""
+    statement = (
+        select(FrameRow.frame_index)
+        .join(EmbeddingRow, EmbeddingRow.frame_id == FrameRow.id)
+        .where(FrameRow.source_id == source_id, EmbeddingRow.model_id == model_id)
+    )
+    with guard("read the indexed frames"), Session(catalog.engine) as session:
+        return {int(i) for i in session.scalars(statement)}
+
+
+def _write_output(
+    output: ShardOutput, catalog: Catalog, vector_index: VectorIndex, home: Path
+) -> tuple[int, int]:
+    """Thumbnails first (deterministic paths), then ONE catalog transaction, then the index."""
+    for frame, image in zip(output.frames, output.previews, strict=True):
+        write_thumbnail(home, frame.thumbnail_path, image, max(image.shape[:2]))
+    inserted = catalog.add_frames(
+        output.shard.source.id, output.model_id, list(output.frames), output.vectors
+    )
+    if len(inserted) == len(output.frames):
+        vector_index.add(inserted, output.vectors)
+    elif inserted:  # a retried or re-run shard: only some rows were new
+        vector_index.add(inserted, catalog.get_vectors(inserted))
+    return len(inserted), len(output.frames) - len(inserted)
+
+
+# -- de-duplication replay -------------------------------------------------------------------
+
+
+class _Dedup:
+    """The de-duplication rule of ``vigil.sources.sampling``, replayed over scanned thumbnails."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.last_kept: np.ndarray | None = None
+
+    def keep(self, scan: ShardScan) -> list[int]:
+        if self.threshold <= 0:
+            return list(scan.frame_indexes)
+        kept = []
+        for index, thumb in zip(scan.frame_indexes, scan.thumbs, strict=True):
+            last = self.last_kept
+            if last is not None and float(np.abs(thumb - last).mean()) < self.threshold:
+                continue
+            self.last_kept = thumb
+            kept.append(index)
+        return kept
+
+
+@dataclass
+class _SourceRun:
+    """Driver-side state of one source: its shards and how far decisions and writes got."""
+
+    source: Source
+    shards: list[Shard]
+    dedup: _Dedup
+    existing: set[int]
+    scans: dict[int, ShardScan] = field(default_factory=dict)
+    outputs: dict[int, ShardOutput | None] = field(default_factory=dict)  # None: nothing to do
+    decided: int = 0  # shards whose kept frames are known
+    committed: int = 0  # shards written to the catalog
+    failed: bool = False
+    errors: list[str] = field(default_factory=list)  # damage reported by the readers
+
+
+# -- the driver ------------------------------------------------------------------------------
+
+
+def index_on_ray(
+    sources: Sequence[Source],
+    *,
+    catalog: Catalog,
+    vector_index: VectorIndex,
+    model_id: str,
+    settings: Settings,
+    address: str = "auto",
+    on_shard: Callable[[Shard, int], None] | None = None,
+) -> RayIndexReport:
+    """Index file and folder sources on the Ray cluster at ``address``; resumable and idempotent.
+
+    ``model_id`` is that of ``settings.embedder`` (workers load the model themselves).
+    ``on_shard(shard, frames_written)`` is called after each shard is committed.
+    Sources must be readable at the same path (or URL) on every node.
+    """
+    import ray
+
+    started = time.perf_counter()
+    scale = settings.scale
+    with ray_session(address) as gcs_address:
+        cpus = _cluster_cpus()
+        if cpus < 1:
+            raise ClusterError(f"the Ray cluster at {gcs_address} offers no CPUs to run tasks")
+        report = RayIndexReport(model_id, gcs_address, cpus, sources=list(sources))
+        options: dict[str, Any] = {"num_cpus": 1, "max_retries": scale.max_task_retries}
+        scan_task = ray.remote(**options)(scan_shard)
+        embed_task = ray.remote(**options)(embed_shard)
+        embedder_ref = settings.embedder
+
+        def fail(run: _SourceRun, message: str) -> None:
+            run.failed = True
+            report.errors.append(f"{run.source.name}: {message}")
+            catalog.set_progress(run.source.id, model_id, status="failed", error=message)
+
+        runs: list[_SourceRun] = []
+        for source in sources:
+            sampling = effective_sampling(source, settings.sampling)
+            run = _SourceRun(source, [], _Dedup(sampling.dedup_threshold), set())
+            runs.append(run)
+            catalog.set_progress(source.id, model_id, status="running", settings=sampling)
+            try:  # the driver must see the source too: it plans shards from its duration
+                run.shards = plan_shards(
+                    source,
+                    duration=probe(source).duration,
+                    interval_s=sampling.interval_s,
+                    shard_seconds=scale.shard_seconds,
+                )
+            except VigilError as error:
+                fail(run, str(error))
+                continue
+            run.existing = indexed_frame_indexes(catalog, source.id, model_id)
+            report.shards += len(run.shards)
+
+        pending: dict[Any, tuple[str, int, int]] = {}  # ref -> (kind, run number, shard number)
+        waiting_embeds: collections.deque[tuple[int, int, tuple[int, ...] | None]] = (
+            collections.deque()
+        )
+        in_flight_limit = max(2, scale.tasks_per_cpu * cpus)
+        for run_number, run in enumerate(runs):
+            needs_scan = run.dedup.threshold > 0 or bool(run.existing)
+            for shard in run.shards:
+                if needs_scan:
+                    ref = scan_task.remote(shard)
+                    pending[ref] = ("scan", run_number, shard.number)
+                else:
+                    waiting_embeds.append((run_number, shard.number, None))
+
+        def embeds_in_flight() -> int:
+            return sum(1 for kind, _, _ in pending.values() if kind == "embed")
+
+        def submit_embeds() -> None:
+            while waiting_embeds and embeds_in_flight() < in_flight_limit:
+                run_number, number, wanted = waiting_embeds.popleft()
+                shard = runs[run_number].shards[number]
+                ref = embed_task.remote(shard, wanted, embedder_ref, settings.thumbnail_size)
+                pending[ref] = ("embed", run_number, number)
+
+        def advance(run_number: int) -> None:
+            run = runs[run_number]
+            while run.decided < len(run.shards) and run.decided in run.scans:
+                scan = run.scans.pop(run.decided)
+                report.candidates += len(scan.frame_indexes)
+                kept = run.dedup.keep(scan)
+                missing = tuple(i for i in kept if i not in run.existing)
+                report.frames_already_indexed += len(kept) - len(missing)
+                if missing:
+                    waiting_embeds.append((run_number, run.decided, missing))
+                else:
+                    run.outputs[run.decided] = None
+                run.decided += 1
+            while not run.failed and run.committed in run.outputs:
+                output = run.outputs.pop(run.committed)
+                written = 0
+                if output is not None:
+                    written, existing = _write_output(
+                        output, catalog, vector_index, Path(settings.home)
+                    )
+                    report.frames_written += written
+                    report.frames_already_indexed += existing
+                    report.shards_embedded += 1
+                    run.errors.extend(f"{output.shard}: {e}" for e in output.errors)
+                    report.errors.extend(run.errors[-len(output.errors) :] if output.errors else [])
+                if on_shard is not None:
+                    on_shard(run.shards[run.committed], written)
+                run.committed += 1
+
+        submit_embeds()
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                kind, run_number, number = pending.pop(ready[0])
+                run = runs[run_number]
+                try:
+                    result = ray.get(ready[0])
+                except VigilError as error:  # raised in the task: bad media, missing model
+                    if not run.failed:
+                        fail(run, f"shard {run.shards[number]}: {error}")
+                    continue
+                except ray.exceptions.RayError as error:
+                    raise ClusterError(
+                        f"shard {run.shards[number]} failed after {scale.max_task_retries} "
+                        f"retries: {_first_line(error)}"
+                    ) from error
+                if run.failed:
+                    continue
+                if kind == "scan":
+                    assert isinstance(result, ShardScan)
+                    report.scan_seconds += result.seconds
+                    run.scans[number] = result
+                else:
+                    assert isinstance(result, ShardOutput)
+                    report.embed_seconds += result.seconds
+                    report.workers.add(result.worker)
+                    run.outputs[number] = result
+                advance(run_number)
+                submit_embeds()
+        finally:
+            for ref in pending:
+                ray.cancel(ref)
+            vector_index.save()
+        for run in runs:
+            done = not run.failed and run.committed == len(run.shards)
+            report.complete[run.source.id] = done
+            if not run.failed:
+                catalog.set_progress(
+                    run.source.id,
+                    model_id,
+                    status="complete" if done and not run.errors else "partial",
+                    error="; ".join(run.errors) or None,
+                )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def projected_workers(cameras: int, frames_per_camera_s: float, per_worker_fps: float) -> int:
+    """Workers needed to keep up with ``cameras`` live, from a measured per-worker rate."""
+    if per_worker_fps <= 0:
+        raise InvalidInputError(f"per_worker_fps must be > 0, got {per_worker_fps}")
+    return max(1, math.ceil(cameras * frames_per_camera_s / per_worker_fps))
+
+
+__all__ = [
+    "ClusterError",
+    "RayIndexReport",
+    "index_on_ray",
+    "indexed_frame_indexes",
+    "projected_workers",
+    "ray_session",
+]
