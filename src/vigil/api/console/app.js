@@ -1,0 +1,90 @@
+// Vigil console: shared helpers for every page (no framework, no build step).
+"use strict";
+
+const KEY_STORE = "vigil.apiKey";
+
+function apiKey() { return localStorage.getItem(KEY_STORE) || ""; }
+
+function setApiKey(token) {
+  if (token) {
+    localStorage.setItem(KEY_STORE, token);
+    // <img> tags cannot send headers: the server accepts this cookie for reads only.
+    document.cookie = `vigil_key=${encodeURIComponent(token)}; path=/; SameSite=Strict`;
+  } else {
+    localStorage.removeItem(KEY_STORE);
+    document.cookie = "vigil_key=; path=/; max-age=0; SameSite=Strict";
+  }
+}
+
+class ApiError extends Error {
+  constructor(status, detail) { super(detail); this.status = status; }
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  const key = apiKey();
+  if (key) headers["X-API-Key"] = key;
+  let body = options.body;
+  if (body && !(body instanceof FormData) && typeof body !== "string") {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(body);
+  }
+  const response = await fetch(path, { method: options.method || "GET", headers, body });
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (_) { data = { detail: text }; }
+  if (!response.ok) {
+    if (response.status === 401) document.querySelector("#key-input")?.focus();
+    throw new ApiError(response.status, (data && data.detail) || response.statusText);
+  }
+  return data;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (value !== null && value !== undefined && value !== false) node.setAttribute(name, value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function showStatus(message, isError = false) {
+  const node = document.querySelector("#status");
+  if (!node) return;
+  node.textContent = message;
+  node.classList.toggle("error", isError);
+}
+
+function fmtTime(seconds) {
+  const s = Math.floor(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+const PAGES = [
+  ["index.html", "Search"], ["sources.html", "Sources"], ["review.html", "Review"],
+  ["scenarios.html", "Scenarios"], ["events.html", "Events"], ["models.html", "Models"],
+];
+
+function renderHeader() {
+  const here = location.pathname.split("/").pop() || "index.html";
+  const keyInput = el("input", {
+    id: "key-input", type: "password", placeholder: "API key (not needed on loopback)",
+    value: apiKey(), size: 28, "aria-label": "API key",
+  });
+  const header = el("header", {},
+    el("span", { class: "brand" }, "VIGIL"),
+    el("nav", {}, PAGES.map(([href, label]) =>
+      el("a", { href, class: href === here ? "active" : "" }, label))),
+    el("span", { class: "key" }, keyInput,
+      el("button", { type: "button", onclick: () => { setApiKey(keyInput.value.trim()); location.reload(); } }, "Use key")),
+  );
+  document.body.prepend(header);
+}
+
+document.addEventListener("DOMContentLoaded", renderHeader);

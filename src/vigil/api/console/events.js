@@ -1,0 +1,48 @@
+// Event timeline: newest first; a click opens the evidence (peak frame, strip, scores, alerts).
+"use strict";
+
+function when(iso) { return iso ? new Date(iso).toLocaleString() : "—"; }
+
+async function openEvent(li, id) {
+  if (li.classList.contains("open")) { li.classList.remove("open"); li.querySelector(".detail")?.remove(); return; }
+  try {
+    const event = await api(`/api/v1/events/${id}`);
+    const scores = Object.entries(event.details.scores || {}).map(([k, v]) => `${k} ${Number(v).toFixed(2)}`).join(", ");
+    li.classList.add("open");
+    li.querySelector(".body").append(el("div", { class: "detail" },
+      el("div", { class: "evidence" },
+        event.thumbnail_url ? el("img", { src: event.thumbnail_url, alt: `evidence of event ${id}`, class: "evidence-peak" }) : "",
+        event.strip_url ? el("img", { src: event.strip_url, alt: `strip of event ${id}`, style: "width: 480px" }) : ""),
+      el("p", {}, `peak ${event.peak_score.toFixed(2)} at ${when(event.peak_at)} · ${event.frames} frames · scores: ${scores || "—"}`),
+      el("p", { class: "muted" }, `alerts: ${event.deliveries.map((d) => `${d.kind} → ${d.target} (${d.status})`).join("; ") || "none"}`)));
+  } catch (error) { showStatus(error.message, true); }
+}
+
+async function load() {
+  const params = new URLSearchParams({ limit: 200 });
+  const scenario = document.querySelector("#f-scenario").value.trim();
+  const cls = document.querySelector("#f-class").value.trim();
+  const status = document.querySelector("#f-status").value;
+  if (scenario) params.set("scenario", scenario);
+  if (cls) params.set("class_name", cls);
+  if (status) params.set("status", status);
+  try {
+    const events = await api(`/api/v1/events?${params}`);
+    document.querySelector("#timeline").replaceChildren(...events.map((e) => {
+      const li = el("li", { "data-event": e.id },
+        el("div", {}, el("b", {}, when(e.started_at)), el("div", { class: "muted" }, e.ended_at ? `until ${when(e.ended_at)}` : "ongoing")),
+        el("div", { class: "body" },
+          el("span", { class: `pill ${e.status === "open" ? "running" : e.status === "closed" ? "ok" : "bad"}` }, e.status),
+          ` ${e.class_name} · ${e.scenario} · ${e.source} · peak ${e.peak_score.toFixed(2)}`));
+      li.addEventListener("click", (event) => { if (event.target.tagName !== "IMG") openEvent(li, e.id); });
+      return li;
+    }));
+    showStatus(events.length ? `${events.length} events` : "no events yet: run a scenario on a source (vigil run, or POST /api/v1/jobs/run)");
+    const runners = await api("/api/v1/runner");
+    document.querySelector("#runners").replaceChildren(...(runners.length ? runners.map((r) => el("div", {},
+      `job ${r.job_id}: ` + r.sources.map((s) => `${s.source} ${s.fps_processed.toFixed(1)} fps, lag ${s.lag_s.toFixed(2)} s, ${s.events_open} open`).join("; "))) : ["none running"]));
+  } catch (error) { showStatus(error.message, true); }
+}
+
+document.querySelector("#filters").addEventListener("submit", (event) => { event.preventDefault(); load(); });
+load();

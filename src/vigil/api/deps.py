@@ -1,0 +1,133 @@
+"""What routes get injected: the shared services and the caller's identity.
+
+Routes declare ``Depends(services)`` and ``Depends(require_read)`` /
+``Depends(require_admin)``; ``create_app`` puts one ``Services`` on ``app.state``,
+so tests build the app with their own workspace and nothing is global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from vigil.api.auth import LOCAL_USER, KeyVerifier, Principal, is_loopback
+from vigil.api.jobs import JobManager
+from vigil.api.store import ApiStore, Role
+from vigil.errors import InvalidInputError
+from vigil.settings import Settings
+from vigil.workspace import Workspace
+
+API_KEY_HEADER = "X-API-Key"
+KEY_COOKIE = "vigil_key"
+
+
+@dataclass
+class Services:
+    """Everything a request may use, built once per app."""
+
+    settings: Settings
+    workspace: Workspace
+    store: ApiStore
+    keys: KeyVerifier
+    jobs: JobManager
+    home: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.home = Path(self.settings.home).resolve()
+
+    @property
+    def loopback_only(self) -> bool:
+        return is_loopback(self.settings.api.host)
+
+    def auth_required(self) -> bool:
+        return not self.loopback_only or self.store.has_active_keys()
+
+    def inside_home(self, relative: str) -> Path:
+        """``home / relative`` resolved, refusing anything that lands outside the home."""
+        path = (self.home / relative).resolve()
+        if not path.is_relative_to(self.home):
+            raise InvalidInputError(f"path {relative!r} is outside the workspace")
+        return path
+
+    def allowed_location(self, location: str) -> str:
+        """A file or folder location resolved and checked against home and media roots."""
+        path = Path(location).expanduser()
+        if not path.is_absolute():
+            path = self.home / path
+        path = path.resolve()
+        roots = [
+            self.home,
+            *(Path(r).expanduser().resolve() for r in self.settings.api.media_roots),
+        ]
+        if not any(path.is_relative_to(root) for root in roots):
+            raise InvalidInputError(
+                f"location {location!r} resolves outside the workspace home and the allowed "
+                f"media folders ({', '.join(str(r) for r in roots)}); add its folder to "
+                "api.media_roots (VIGIL_API__MEDIA_ROOTS) to allow it"
+            )
+        return str(path)
+
+
+def services(request: Request) -> Services:
+    found = request.app.state.services
+    assert isinstance(found, Services)
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def _token(request: Request) -> str | None:
+    header = request.headers.get(API_KEY_HEADER)
+    if header:
+        return header.strip()
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    # The console's <img> tags cannot send headers: a cookie is accepted, for reads only,
+    # so a cross-site form can never change anything with it.
+    if request.method in ("GET", "HEAD"):
+        return request.cookies.get(KEY_COOKIE) or None
+    return None
+
+
+def principal(request: Request, svc: ServicesDep) -> Principal:
+    token = _token(request)
+    if token is None:
+        if not svc.auth_required():
+            return LOCAL_USER
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=f"an API key is required: send it in the {API_KEY_HEADER} header "
+            "(create one with 'vigil api-key create --role read|admin')",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    found = svc.keys.verify(token)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="the API key is unknown, malformed or revoked",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return found
+
+
+def require_read(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    return who
+
+
+def require_admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    if who.role != Role.ADMIN:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"this needs an admin key; key {who.name!r} has role {who.role}",
+        )
+    return who
+
+
+Reader = Annotated[Principal, Depends(require_read)]
+Admin = Annotated[Principal, Depends(require_admin)]

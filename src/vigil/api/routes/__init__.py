@@ -1,0 +1,1 @@
+"""HTTP routes, one module per area; each is a thin layer over ``vigil.workspace.Workspace``."""

@@ -1,0 +1,119 @@
+"""``vigil serve`` and ``vigil api-key create|list|revoke``: the REST API and console server.
+
+Thin: the app comes from ``vigil.api.create_app``, keys from ``vigil.api.auth``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from vigil.api.auth import create_key
+from vigil.api.store import ApiStore, Role
+from vigil.catalog.store import Catalog
+from vigil.settings import Settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """``vigil.cli.main.friendly_errors``, imported late: main imports this module."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        from vigil.cli.main import friendly_errors as wrap
+
+        return wrap(command)(*args, **kwargs)
+
+    return run
+
+
+keys_app = typer.Typer(help="Create, list and revoke REST API keys.", no_args_is_help=True)
+
+
+def _settings(context: typer.Context) -> Settings:
+    settings = context.obj
+    if not isinstance(settings, Settings):  # called without the root callback (tests)
+        settings = Settings()
+    return settings
+
+
+def _store(settings: Settings) -> tuple[Catalog, ApiStore]:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog.open(settings.resolved_database_url)
+    return catalog, ApiStore(catalog)
+
+
+@friendly_errors
+def serve(
+    context: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default 127.0.0.1, loopback only).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default 8765).")] = None,
+) -> None:
+    """Start the REST API and the web console (open http://HOST:PORT/ in a browser)."""
+    import uvicorn
+
+    from vigil.api import create_app
+
+    settings = _settings(context)
+    update = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    if update:
+        settings = settings.model_copy(update={"api": settings.api.model_copy(update=update)})
+    app = create_app(settings)
+    shown = f"[{settings.api.host}]" if ":" in settings.api.host else settings.api.host
+    typer.echo(f"console: http://{shown}:{settings.api.port}/  (API docs at /docs)", err=True)
+    uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_level="warning")
+
+
+@keys_app.command("create")
+@friendly_errors
+def key_create(
+    context: typer.Context,
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "default",
+    role: Annotated[Role, typer.Option(help="'read' (search, look) or 'admin' (change).")] = (
+        Role.READ
+    ),
+) -> None:
+    """Create a key and print its token once (only a salted hash is stored)."""
+    catalog, store = _store(_settings(context))
+    with catalog:
+        new = create_key(store, name=name, role=role)
+    typer.echo(new.token)
+    typer.echo(
+        f"created key {new.record.id} {new.record.name!r} role={new.record.role}; "
+        "store the token now, it cannot be shown again",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+@friendly_errors
+def key_list(context: typer.Context) -> None:
+    """List keys (never their tokens)."""
+    catalog, store = _store(_settings(context))
+    with catalog:
+        keys = store.list_keys()
+    if not keys:
+        typer.echo("no API keys: a loopback-only server lets local requests in")
+    for key in keys:
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        typer.echo(f"{key.id:>4}  {key.prefix}  {key.role!s:<6} {key.name:<24} {state}")
+
+
+@keys_app.command("revoke")
+@friendly_errors
+def key_revoke(
+    context: typer.Context,
+    key: Annotated[str, typer.Argument(help="Key id or prefix.")],
+) -> None:
+    """Revoke a key (a running server stops accepting it within 30 s)."""
+    catalog, store = _store(_settings(context))
+    with catalog:
+        record = store.revoke_key(key)
+    typer.echo(f"revoked key {record.id} {record.name!r}")
