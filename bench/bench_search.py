@@ -11,6 +11,14 @@ against exact search (FAISS IndexFlatIP), and the same for a filtered search who
 allowed set is a random 10% of the ids (as when searching a few cameras).
 
     .venv/bin/python bench/bench_search.py --sizes 10000,100000,1000000 --json bench.json
+
+``--catalog-filter N`` measures instead the whole filtered query the search API runs
+at N records: an SQLite catalog of N frames (100 cameras at 10 sites, one frame a
+second each, SYNTHETIC random vectors) and its HNSW index; each query turns a
+``SearchFilters`` into allowed ids in SQL, searches the index with them and reads
+the hits back (``search_by_vector``). p50/p95 per filter kind, SQL share apart:
+
+    .venv/bin/python bench/bench_search.py --catalog-filter 1000000 --dim 384
 """
 
 from __future__ import annotations
@@ -19,15 +27,23 @@ import argparse
 import json
 import platform
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from vigil.catalog.schema import EmbeddingRow, FrameRow
+from vigil.catalog.store import Catalog
 from vigil.catalog.vector_index import VectorIndex, set_threads
+from vigil.search.filters import allowed_ids
+from vigil.search.text import search_by_vector
+from vigil.search.types import SearchFilters, Target
 from vigil.settings import IndexSettings
+from vigil.sources.types import SourceKind, SourceSpec
 
 CHUNK = 100_000  # vectors generated and added per step (bounded temporary memory)
 
@@ -165,10 +181,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument(
+        "--catalog-filter",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: end-to-end filtered queries (SQL filter + index + hydrate) at N records",
+    )
+    parser.add_argument(
+        "--build-threads", type=int, default=0, help="FAISS threads while building (0: same)"
+    )
     args = parser.parse_args(argv)
     args.ef_search = [int(v) for v in args.ef_search.split(",")]
     sizes = [int(v) for v in args.sizes.split(",")]
     set_threads(args.threads)
+    if args.catalog_filter:
+        return bench_catalog_filter(args)
 
     rows: list[Row] = []
     for size in sizes:
@@ -205,6 +233,137 @@ def main(argv: list[str] | None = None) -> int:
             "rows": [asdict(r) for r in rows],
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return 0
+
+
+CAMERAS = 100
+SITES = 10
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def build_catalog(folder: Path, size: int, dim: int, rng: np.random.Generator) -> tuple:
+    """SQLite catalog + HNSW index of ``size`` frames: 100 cameras, each 1 frame/s from START."""
+    catalog = Catalog.open(f"sqlite:///{folder / 'catalog.db'}")
+    for camera in range(CAMERAS):
+        catalog.add_source(
+            SourceSpec(
+                name=f"cam-{camera:03d}",
+                kind=SourceKind.VIDEO,
+                location=f"/videos/cam-{camera:03d}.mp4",
+                site=f"site-{camera % SITES}",
+            )
+        )
+    index = VectorIndex.create(None, dim, IndexSettings())
+    per_camera = size // CAMERAS
+    frames, embeddings = FrameRow.__table__, EmbeddingRow.__table__
+    frame_id = 0
+    began = time.perf_counter()
+    for camera in range(CAMERAS):
+        vectors = unit_vectors(rng, per_camera, dim)
+        ids = np.arange(frame_id + 1, frame_id + per_camera + 1, dtype=np.int64)
+        with catalog.writes.begin() as session:
+            session.execute(
+                frames.insert(),
+                [
+                    {
+                        "id": int(i),
+                        "source_id": camera + 1,
+                        "frame_index": n * 10,
+                        "media_time": float(n),
+                        "captured_at": START + timedelta(seconds=n),
+                        "width": 1280,
+                        "height": 720,
+                        "thumbnail_path": f"thumbs/{camera + 1}/{n:012d}.jpg",
+                    }
+                    for n, i in enumerate(ids)
+                ],
+            )
+            session.execute(
+                embeddings.insert(),
+                [
+                    {
+                        "id": int(i),
+                        "frame_id": int(i),
+                        "model_id": "bench",
+                        "dim": dim,
+                        "vector": vector.astype("<f4").tobytes(),
+                    }
+                    for i, vector in zip(ids, vectors, strict=True)
+                ],
+            )
+        index.add(ids, vectors)
+        frame_id += per_camera
+        if camera % 10 == 9:
+            print(
+                f"  catalog: {frame_id:,} frames ({time.perf_counter() - began:.0f}s)",
+                file=sys.stderr,
+            )
+    return catalog, index, per_camera
+
+
+def bench_catalog_filter(args: argparse.Namespace) -> int:
+    """p50/p95 of whole filtered queries (SQL filter + filtered HNSW + hydrate) at N frames."""
+    rng = np.random.default_rng(7)
+    if args.build_threads:
+        set_threads(args.build_threads)
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-search-") as tmp:
+        catalog, index, per_camera = build_catalog(Path(tmp), args.catalog_filter, args.dim, rng)
+        set_threads(args.threads)
+        hour = START + timedelta(seconds=per_camera // 2)
+        cases = {
+            "none (all)": SearchFilters(),
+            "1 camera (1%)": SearchFilters(sources=(17,)),
+            "10 cameras (10%)": SearchFilters(sources=tuple(range(1, 101, 10))),
+            "1 site (10%)": SearchFilters(sites=("site-3",)),
+            "1 h window (all cams)": SearchFilters(since=hour, until=hour + timedelta(hours=1)),
+            "site + 1 h window": SearchFilters(
+                sites=("site-3",), since=hour, until=hour + timedelta(hours=1)
+            ),
+            "media 0-600 s": SearchFilters(media_start_s=0.0, media_end_s=600.0),
+        }
+        queries = unit_vectors(rng, args.queries, args.dim)
+        print(
+            f"end-to-end filtered search_by_vector, SQLite catalog + FAISS HNSW, "
+            f"{args.catalog_filter:,} frames ({CAMERAS} cameras, {SITES} sites), dim {args.dim}, "
+            f"{args.threads} threads, k={args.k}, {args.queries} queries; SYNTHETIC vectors"
+        )
+        header = f"{'filter':<24} {'allowed':>9} {'sql p50':>8} {'p50 ms':>8} {'p95 ms':>8}"
+        print(header)
+        print("-" * len(header))
+        rows = []
+        for name, filters in cases.items():
+            allowed = allowed_ids(catalog, "bench", Target.FRAMES, filters)
+            sql, total = [], []
+            for query in queries:
+                began = time.perf_counter()
+                allowed_ids(catalog, "bench", Target.FRAMES, filters)
+                sql.append(time.perf_counter() - began)
+                began = time.perf_counter()
+                hits = search_by_vector(
+                    query,
+                    catalog=catalog,
+                    vector_index=index,
+                    model_id="bench",
+                    filters=filters,
+                    limit=args.k,
+                )
+                total.append(time.perf_counter() - began)
+                assert len(hits) == args.k
+            row = {
+                "filter": name,
+                "allowed": int(allowed.size) if allowed is not None else len(index),
+                "sql_p50_ms": round(percentile_ms(sql, 50), 2),
+                "p50_ms": round(percentile_ms(total, 50), 2),
+                "p95_ms": round(percentile_ms(total, 95), 2),
+            }
+            rows.append(row)
+            print(
+                f"{name:<24} {row['allowed']:>9,} {row['sql_p50_ms']:>8.2f} "
+                f"{row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f}"
+            )
+        catalog.close()
+    if args.json:
+        args.json.write_text(json.dumps({"catalog_filter": rows}, indent=2) + "\n")
     return 0
 
 

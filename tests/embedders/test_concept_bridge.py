@@ -111,6 +111,27 @@ def test_detector_finds_pedestrians_in_vtest(
         assert [d.score for d in detections] == sorted((d.score for d in detections), reverse=True)
 
 
+def test_crops_reuse_the_detector_label_and_stay_in_the_same_space(
+    bridge: ConceptBridgeEmbedder, vtest_frames: list[np.ndarray]
+) -> None:
+    frame = vtest_frames[0]
+    people = [d for d in bridge.detect(frame) if d.label == "person"]
+    crops = [
+        frame[round(d.xyxy[1]) : round(d.xyxy[3]), round(d.xyxy[0]) : round(d.xyxy[2])]
+        for d in people
+    ]
+    vectors = bridge.embed_crops(crops, ["person"] * len(crops))
+    assert vectors.shape == (len(crops), bridge.dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    prompts = bridge.embed_texts(["a photo of a person", "a photo of a cup of coffee"])
+    scores = vectors @ prompts.T
+    assert (scores[:, 0] > scores[:, 1]).all()
+    with pytest.raises(InvalidInputError, match="not COCO class names"):
+        bridge.embed_crops(crops[:1], ["unicorn"])
+    with pytest.raises(InvalidInputError, match="1 crops but 2 labels"):
+        bridge.embed_crops(crops[:1], ["person", "person"])
+
+
 def test_detect_matches_detect_batch(
     bridge: ConceptBridgeEmbedder, vtest_frames: list[np.ndarray]
 ) -> None:

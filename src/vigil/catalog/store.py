@@ -75,6 +75,16 @@ class Catalog:
         return cls(engine, revision=revision)
 
     @property
+    def reads(self) -> sessionmaker[Session]:
+        """Sessions for the stage modules that keep their own tables (objects, scenarios, ...)."""
+        return self._reads
+
+    @property
+    def writes(self) -> sessionmaker[Session]:
+        """Write sessions: on SQLite they take the write lock when they begin."""
+        return self._writes
+
+    @property
     def url(self) -> str:
         """The database URL with any password hidden."""
         return safe_url(self.engine.url)

@@ -10,7 +10,9 @@ has. ``sync_with_catalog`` repairs both from the vectors stored in the catalog.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -37,7 +39,20 @@ class SyncReport:
         return bool(self.added or self.removed or self.rebuilt)
 
 
-def sync_with_catalog(index: VectorIndex, catalog: Catalog, model_id: str) -> SyncReport:
+class VectorTable(Protocol):
+    """Where a model's vectors are stored: frame vectors (``Catalog``) or object vectors."""
+
+    def embedding_ids(self, model_id: str) -> np.ndarray: ...
+    def get_vectors(self, ids: np.ndarray) -> np.ndarray: ...
+    def iter_vectors(
+        self, model_id: str, batch_size: int = ...
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...
+    def model_dim(self, model_id: str) -> int | None: ...
+
+
+def sync_with_catalog(
+    index: VectorIndex, catalog: Catalog | VectorTable, model_id: str
+) -> SyncReport:
     """Add what the catalog has and the index lacks; tombstone what the catalog lost.
 
     Saves the index when anything changed, so the repair is not redone next time.

@@ -75,6 +75,17 @@ class Embedder(ABC):
                 )
         return self._batched(list(images), self._embed_image_batch)
 
+    def embed_crops(self, crops: Sequence[np.ndarray], labels: Sequence[str]) -> np.ndarray:
+        """Embed object crops whose class a detector already named; (N, dim), unit norm.
+
+        By default a crop is embedded like any image. Backends that run a detector
+        inside their image embedding override this to reuse the detector's answer
+        instead of running it again on every crop.
+        """
+        if len(crops) != len(labels):
+            raise InvalidInputError(f"{len(crops)} crops but {len(labels)} labels")
+        return self.embed_images(crops)
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Embed text queries or prompts; returns (N, dim) float32, unit norm."""
         cleaned = []

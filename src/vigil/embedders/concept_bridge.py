@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ from vigil.embedders.bundled import (
     quiet_transformers,
     vendored_data,
 )
+from vigil.embedders.detector import CocoDetector, Detection
 from vigil.errors import InvalidInputError, ModelUnavailableError
 from vigil.settings import EmbedderSettings
 
@@ -57,8 +59,6 @@ TEXT_DIM = 384  # all-MiniLM-L6-v2 sentence embedding size
 CLASSIFIER_SIZE = 224
 CLASSIFIER_MEAN = 0.5
 CLASSIFIER_STD = 0.5
-# SSD MobileNet v2 COCO takes 300x300 RGB; OpenCV's text graph does its own scaling.
-DETECTOR_SIZE = 300
 
 PROMPT_TEMPLATE = "a photo of {article} {noun}"
 PLURAL_TEMPLATE = "a photo of {noun}"
@@ -71,25 +71,6 @@ _IMAGENET_OVERRIDES = {
     638: "one-piece swimsuit",  # "maillot" twice (638, 639); neither is an everyday word
     639: "tank suit",
 }
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One object found by the COCO detector, in the image's own pixel coordinates."""
-
-    xyxy: tuple[float, float, float, float]  # left, top, right, bottom in pixels
-    label: str  # COCO class name, e.g. "person"
-    score: float  # detector confidence in [0, 1]
-    class_id: int  # COCO id as numbered by the TF Object Detection API (1..90)
-
-    def __post_init__(self) -> None:
-        x1, y1, x2, y2 = self.xyxy
-        if not (x2 >= x1 and y2 >= y1):
-            raise InvalidInputError(
-                f"detection box must be left<=right, top<=bottom, got {self.xyxy}"
-            )
-        if not 0.0 <= self.score <= 1.0:
-            raise InvalidInputError(f"detection score must be in [0, 1], got {self.score}")
 
 
 @dataclass(frozen=True)
@@ -215,7 +196,11 @@ class ConceptBridgeEmbedder(Embedder):
         self._imagenet_nouns = load_imagenet_nouns(self.files.classifier_labels)
         self._coco = load_coco_classes()
         self._classifier = _load_classifier(self.files.classifier_weights, self.device)
-        self._detector = _load_detector(self.files.detector_graph, self.files.detector_config)
+        self.detector = CocoDetector(
+            {class_id: coco.name for class_id, coco in self._coco.items()},
+            graph=self.files.detector_graph,
+            config=self.files.detector_config,
+        )
         self._text_model = _load_text_model(self.files.text_model_dir, self.device)
 
         # One concept table: rows 0..999 ImageNet, then COCO singular, then COCO plural.
@@ -242,6 +227,34 @@ class ConceptBridgeEmbedder(Embedder):
 
     def _embed_text_batch(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts)
+
+    def embed_crops(self, crops: Sequence[np.ndarray], labels: Sequence[str]) -> np.ndarray:
+        """Crop vectors from the classifier plus the detector's own class, no second SSD run.
+
+        Running the detector again on a crop that it has just found costs ~50 ms per
+        object and mostly re-finds the same class; the detector's label enters with
+        the detector's weight instead, so the vector lives in the same space.
+        """
+        if len(crops) != len(labels):
+            raise InvalidInputError(f"{len(crops)} crops but {len(labels)} labels")
+        rows = {coco.name: self._coco_offset + self._coco_row[i] for i, coco in self._coco.items()}
+        unknown = sorted({label for label in labels if label not in rows})
+        if unknown:
+            raise InvalidInputError(f"not COCO class names: {unknown}")
+        _check_images(list(crops))
+        if not crops:
+            return np.empty((0, self.dim), dtype=np.float32)
+        vectors = []
+        for start in range(0, len(crops), self.batch_size):
+            batch = list(crops[start : start + self.batch_size])
+            weights = np.zeros((len(batch), len(self._prompts)), dtype=np.float32)
+            for position, probs in enumerate(self.classify(batch)):
+                top = np.argsort(-probs)[: self.top_k]
+                shares = probs[top] / max(float(probs[top].sum()), 1e-12)
+                weights[position, top] += self.classifier_weight * shares
+                weights[position, rows[labels[start + position]]] += self.detector_weight
+            vectors.append(weights @ self._concept_vectors)
+        return l2_normalize(np.concatenate(vectors))
 
     # -- the parts, public so that callers can store objects and explain results --
 
@@ -273,35 +286,7 @@ class ConceptBridgeEmbedder(Embedder):
         """COCO objects in several images with one network call."""
         threshold = self.min_detection_score if min_score is None else min_score
         _check_images(images)
-        if not images:
-            return []
-        # blobFromImages wants BGR when swapRB=True; our frames are RGB, so no swap.
-        blob = cv2.dnn.blobFromImages(
-            images, size=(DETECTOR_SIZE, DETECTOR_SIZE), swapRB=False, crop=False
-        )
-        try:
-            self._detector.setInput(blob)
-            raw = self._detector.forward()  # (1, 1, N_boxes, 7): image, class, score, x1 y1 x2 y2
-        except cv2.error as error:
-            raise ModelUnavailableError(f"SSD MobileNet v2 COCO failed: {error}") from error
-        found: list[list[Detection]] = [[] for _ in images]
-        for row in raw.reshape(-1, 7):
-            score = float(row[2])
-            class_id = int(row[1])
-            if score < threshold or class_id not in self._coco:
-                continue
-            position = int(row[0])
-            height, width = images[position].shape[:2]
-            x1, y1, x2, y2 = np.clip(row[3:7], 0.0, 1.0) * [width, height, width, height]
-            found[position].append(
-                Detection(
-                    (float(x1), float(y1), float(x2), float(y2)),
-                    self._coco[class_id].name,
-                    score,
-                    class_id,
-                )
-            )
-        return [sorted(items, key=lambda d: -d.score) for items in found]
+        return self.detector.detect_batch(images, threshold)
 
     def explain(self, image: np.ndarray) -> list[ConceptWeight]:
         """The concepts and weights that make up one image's vector, largest first."""
@@ -408,15 +393,6 @@ def _load_classifier(weights: Path, device: str) -> torch.nn.Module:
             f"cannot load EfficientNet-Lite0 ImageNet weights from {weights}: {error}"
         ) from error
     return model.eval().to(device)
-
-
-def _load_detector(graph: Path, config: Path) -> Any:
-    try:
-        return cv2.dnn.readNetFromTensorflow(str(graph), str(config))
-    except cv2.error as error:
-        raise ModelUnavailableError(
-            f"OpenCV cannot read SSD MobileNet v2 COCO from {graph} + {config}: {error}"
-        ) from error
 
 
 def _load_text_model(folder: Path, device: str) -> Any:

@@ -48,7 +48,8 @@ def write_contact_sheet(
 
 
 def _tile(hit: SearchHit, home: Path, width: int) -> Image.Image:
-    thumbnail_path = home / hit.frame.thumbnail_path
+    shown = hit.object.thumbnail_path if hit.object is not None else hit.frame.thumbnail_path
+    thumbnail_path = home / shown
     try:
         with Image.open(thumbnail_path) as opened:
             picture = opened.convert("RGB")

@@ -1,18 +1,24 @@
-"""Natural-language and vector search over the indexed frames."""
+"""Text, image and vector search over indexed frames or objects, with filters and pages."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
+from vigil.catalog.objects import objects_for_embeddings
 from vigil.catalog.store import Catalog
 from vigil.catalog.vector_index import VectorIndex
 from vigil.embedders.base import Embedder
 from vigil.errors import InvalidInputError
-from vigil.search.types import SearchHit
+from vigil.search.filters import allowed_ids
+from vigil.search.types import SearchFilters, SearchHit, Target
 
-MAX_RESULTS = 1000
+MAX_RESULTS = 1000  # offset + limit: deeper pages cost a longer graph walk for little use
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_IMAGE_PIXELS = 50_000_000  # decompression-bomb guard, about 8K x 6K
 
 
 def search_by_text(
@@ -21,10 +27,12 @@ def search_by_text(
     catalog: Catalog,
     vector_index: VectorIndex,
     embedder: Embedder,
+    target: Target = Target.FRAMES,
+    filters: SearchFilters | None = None,
     limit: int = 10,
-    source_ids: Sequence[int] | None = None,
+    offset: int = 0,
 ) -> list[SearchHit]:
-    """Rank frames by cosine similarity between ``query`` and each frame's image vector.
+    """Rank frames or objects by cosine similarity between ``query`` and their image vectors.
 
     >>> hits = search_by_text(  # doctest: +SKIP
     ...     "a person riding a bicycle", catalog=c, vector_index=v, embedder=e
@@ -38,8 +46,10 @@ def search_by_text(
         catalog=catalog,
         vector_index=vector_index,
         model_id=embedder.model_id,
+        target=target,
+        filters=filters,
         limit=limit,
-        source_ids=source_ids,
+        offset=offset,
     )
 
 
@@ -49,26 +59,79 @@ def search_by_vector(
     catalog: Catalog,
     vector_index: VectorIndex,
     model_id: str,
+    target: Target = Target.FRAMES,
+    filters: SearchFilters | None = None,
     limit: int = 10,
-    source_ids: Sequence[int] | None = None,
+    offset: int = 0,
+    exclude: Sequence[int] = (),
 ) -> list[SearchHit]:
-    """Rank frames by similarity to a vector already in the embedder's space."""
+    """Rank by similarity to a vector already in the embedder's space; ``exclude`` drops ids."""
     if not 1 <= limit <= MAX_RESULTS:
         raise InvalidInputError(f"limit must be between 1 and {MAX_RESULTS}, got {limit}")
+    if not 0 <= offset <= MAX_RESULTS - limit:
+        raise InvalidInputError(
+            f"offset must be between 0 and {MAX_RESULTS - limit} for limit {limit}, got {offset}"
+        )
+    filters = filters or SearchFilters()
     if len(vector_index) == 0:
         return []
-    allowed = None
-    if source_ids:
-        allowed = catalog.embedding_ids(model_id, source_ids=list(source_ids))
-        if allowed.size == 0:
-            return []
-    ids, scores = vector_index.search(query_vector, limit, allowed_ids=allowed)[0]
-    records = catalog.frames_for_embeddings([int(i) for i in ids])
+    allowed = allowed_ids(catalog, model_id, Target(target), filters)
+    if allowed is not None and allowed.size == 0:
+        return []
+    wanted = offset + limit + len(exclude)
+    ids, scores = vector_index.search(query_vector, wanted, allowed_ids=allowed)[0]
+    skip = {int(i) for i in exclude}
+    kept = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if int(i) not in skip]
+    if filters.min_similarity is not None:
+        kept = [(i, s) for i, s in kept if s >= filters.min_similarity]
+    page = kept[offset : offset + limit]
+    return _hits(catalog, Target(target), page, first_rank=offset + 1)
+
+
+def _hits(
+    catalog: Catalog, target: Target, ranked: list[tuple[int, float]], first_rank: int
+) -> list[SearchHit]:
+    ids = [i for i, _ in ranked]
     hits: list[SearchHit] = []
-    for embedding_id, score in zip(ids, scores, strict=True):
-        found = records.get(int(embedding_id))
-        if found is None:  # removed from the catalog after the index was saved
+    if target == Target.OBJECTS:
+        objects = objects_for_embeddings(catalog, ids)
+        for embedding_id, score in ranked:
+            found = objects.get(embedding_id)
+            if found is None:  # removed from the catalog after the index was saved
+                continue
+            obj, frame, source = found
+            hits.append(SearchHit(first_rank + len(hits), score, embedding_id, frame, source, obj))
+        return hits
+    frames = catalog.frames_for_embeddings(ids)
+    for embedding_id, score in ranked:
+        found_frame = frames.get(embedding_id)
+        if found_frame is None:
             continue
-        frame, source = found
-        hits.append(SearchHit(len(hits) + 1, float(score), int(embedding_id), frame, source))
+        frame, source = found_frame
+        hits.append(SearchHit(first_rank + len(hits), score, embedding_id, frame, source))
     return hits
+
+
+def decode_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES) -> np.ndarray:
+    """An uploaded or read image as RGB uint8, or a clear error for anything else."""
+    if not data:
+        raise InvalidInputError("the query image is empty (0 bytes)")
+    if len(data) > max_bytes:
+        raise InvalidInputError(
+            f"the query image is {len(data) / 1e6:.1f} MB, more than the {max_bytes / 1e6:.0f} MB "
+            "allowed"
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise InvalidInputError(
+                    f"the query image is {image.width}x{image.height} pixels, more than "
+                    f"{MAX_IMAGE_PIXELS:,} allowed"
+                )
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except UnidentifiedImageError as error:
+        raise InvalidInputError(
+            "the query is not an image Pillow can read (JPEG, PNG, WebP, BMP, TIFF, GIF ...)"
+        ) from error
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise InvalidInputError(f"the query image is damaged or unsupported: {error}") from error

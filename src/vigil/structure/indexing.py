@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vigil.catalog.store import Catalog
 from vigil.catalog.types import NewFrame
@@ -35,6 +36,9 @@ from vigil.sources.readers import open_frames
 from vigil.sources.sampling import sample_frames
 from vigil.sources.types import Frame, Source, SourceKind
 from vigil.structure.thumbnails import thumbnail_relpath, write_thumbnail
+
+if TYPE_CHECKING:
+    from vigil.structure.objects import ObjectIndexReport
 
 # Saving writes the whole index file (1.5 GB at 1M vectors): do it on a timer, not per batch.
 # Whatever is not saved yet is recovered from the catalog by sync_with_catalog.
@@ -63,6 +67,8 @@ class IndexReport:
     seconds: float = 0.0
     complete: bool = False
     errors: list[str] = field(default_factory=list)
+    # Filled by ``Workspace.index(..., objects=True)``: the object pass that followed.
+    objects: ObjectIndexReport | None = None
 
     @property
     def frames_per_second(self) -> float:

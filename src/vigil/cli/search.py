@@ -1,0 +1,266 @@
+"""``vigil search`` (text, image or more-like-this, frames or objects, filters, pages) and
+``vigil match`` (the same-looking object on other cameras, by time)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vigil.cli.common import friendly_errors
+from vigil.errors import InvalidInputError
+from vigil.search.types import SearchFilters, SearchHit, Target
+from vigil.settings import Settings
+from vigil.workspace import Workspace
+
+SourceOption = Annotated[
+    list[str] | None, typer.Option("--source", help="Only these source ids or names (repeatable).")
+]
+SiteOption = Annotated[
+    list[str] | None, typer.Option("--site", help="Only sources at these sites (repeatable).")
+]
+SinceOption = Annotated[
+    str | None,
+    typer.Option("--since", help="Captured at or after, ISO 8601 with a zone (2026-11-23T08:00Z)."),
+]
+UntilOption = Annotated[
+    str | None, typer.Option("--until", help="Captured at or before, ISO 8601 with a zone.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _time(name: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as error:
+        raise InvalidInputError(
+            f"{name} must be an ISO 8601 time with a zone such as 2026-11-23T08:00:00+00:00, "
+            f"got {text!r}"
+        ) from error
+
+
+def _filters(
+    workspace: Workspace,
+    sources: list[str] | None,
+    sites: list[str] | None,
+    since: str | None,
+    until: str | None,
+    classes: list[str] | None = None,
+    min_score: float | None = None,
+) -> SearchFilters:
+    return workspace.filters(
+        sources=[int(s) if s.isdigit() else s for s in sources] if sources else None,
+        sites=tuple(sites) if sites else None,
+        since=_time("--since", since),
+        until=_time("--until", until),
+        classes=tuple(classes) if classes else None,
+        min_detection_score=min_score,
+    )
+
+
+def _row(hit: SearchHit, home: Path) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "rank": hit.rank,
+        "score": round(hit.score, 4),
+        "source": hit.source.name,
+        "source_id": hit.source.id,
+        "frame_id": hit.frame.id,
+        "media_time": hit.frame.media_time,
+        "frame_index": hit.frame.frame_index,
+        "captured_at": hit.frame.captured_at.isoformat() if hit.frame.captured_at else None,
+        "thumbnail": str(home / hit.frame.thumbnail_path),
+    }
+    if hit.object is not None:
+        row["object"] = {
+            "id": hit.object.id,
+            "label": hit.object.label,
+            "score": round(hit.object.score, 4),
+            "box": [round(v, 1) for v in hit.object.box],
+            "crop": str(home / hit.object.thumbnail_path),
+        }
+    return row
+
+
+@friendly_errors
+def search(
+    context: typer.Context,
+    query: Annotated[
+        str | None, typer.Argument(help="What to look for, in plain words (or use --image).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many hits.")] = 10,
+    offset: Annotated[int, typer.Option("--offset", help="Hits to skip (next pages).")] = 0,
+    objects: Annotated[
+        bool, typer.Option("--objects", help="Rank detected objects instead of whole frames.")
+    ] = False,
+    image: Annotated[
+        Path | None, typer.Option("--image", help="Query by a picture instead of words.")
+    ] = None,
+    like_frame: Annotated[
+        int | None, typer.Option("--like-frame", help="More like this indexed frame id.")
+    ] = None,
+    like_object: Annotated[
+        int | None, typer.Option("--like-object", help="More like this object id.")
+    ] = None,
+    source: SourceOption = None,
+    site: SiteOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    class_name: Annotated[
+        list[str] | None,
+        typer.Option("--class", help="Objects of these COCO classes only (repeatable)."),
+    ] = None,
+    min_score: Annotated[
+        float | None, typer.Option("--min-score", help="Minimum detector score of objects.")
+    ] = None,
+    sheet: Annotated[
+        Path | None, typer.Option(help="Write a contact sheet image of the hits here.")
+    ] = None,
+    as_json: JsonOption = False,
+    segments: Annotated[
+        bool,
+        typer.Option(
+            "--segments",
+            help="Merge consecutive hits on a source into events (start, end, best frame).",
+        ),
+    ] = False,
+) -> None:
+    """Find frames or objects that match words, a picture, or an indexed frame/object."""
+    if segments:  # -- segments (vigil.search.segments) --
+        if query is None:
+            raise InvalidInputError("--segments needs a query in words")
+        _search_segments(context, query, limit, objects, source, site, since, until, sheet, as_json)
+        return
+    given = [query is not None, image is not None, like_frame is not None, like_object is not None]
+    if sum(given) != 1:
+        raise InvalidInputError(
+            "give exactly one query: words, --image PATH, --like-frame ID or --like-object ID"
+        )
+    if (class_name or min_score is not None) and not (objects or like_object is not None):
+        objects = True  # class and detector score only exist for objects
+    target = Target.OBJECTS if objects or like_object is not None else Target.FRAMES
+    settings = context.obj
+    assert isinstance(settings, Settings)
+    with Workspace.open(settings) as workspace:
+        filters = _filters(workspace, source, site, since, until, class_name, min_score)
+        if query is not None:
+            label = f'"{query}"'
+            hits = workspace.search(
+                query, limit=limit, offset=offset, target=target, filters=filters
+            )
+        elif image is not None:
+            label = f"image {image}"
+            try:
+                data = image.read_bytes()
+            except OSError as error:
+                raise InvalidInputError(f"cannot read the query image {image}: {error}") from error
+            hits = workspace.search_image(
+                data, limit=limit, offset=offset, target=target, filters=filters
+            )
+        else:
+            label = f"like frame {like_frame}" if like_frame else f"like object {like_object}"
+            hits = workspace.more_like(
+                frame_id=like_frame,
+                object_id=like_object,
+                limit=limit,
+                offset=offset,
+                filters=filters,
+            )
+        if sheet is not None and hits:
+            workspace.contact_sheet(hits, sheet, title=label)
+        home = workspace.home
+    if as_json:
+        rows = [_row(h, home) for h in hits]
+        typer.echo(json.dumps({"query": label, "target": str(target), "hits": rows}, indent=2))
+    else:
+        if not hits:
+            typer.echo("no hits: nothing indexed matches ('vigil index [--objects]' first?)")
+        typer.echo(f"query: {label}")
+        for hit in hits:
+            typer.echo(hit.describe())
+    if sheet is not None and hits:
+        typer.echo(f"contact sheet: {sheet}", err=True)
+
+
+def _search_segments(
+    context: typer.Context,
+    query: str,
+    limit: int,
+    objects: bool,
+    source: list[str] | None,
+    site: list[str] | None,
+    since: str | None,
+    until: str | None,
+    sheet: Path | None,
+    as_json: bool,
+) -> None:
+    """``vigil search --segments``: events ranked by their best hit, not single frames."""
+    settings = context.obj
+    assert isinstance(settings, Settings)
+    with Workspace.open(settings) as workspace:
+        filters = _filters(workspace, source, site, since, until)
+        found = workspace.search_segments(
+            query, limit=limit, target=Target.OBJECTS if objects else Target.FRAMES, filters=filters
+        )
+        if sheet is not None and found:
+            workspace.contact_sheet([s.best for s in found], sheet, title=f'"{query}" (events)')
+        home = workspace.home
+    if as_json:
+        rows = [
+            {
+                "rank": s.rank,
+                "source": s.source.name,
+                "source_id": s.source.id,
+                "start": s.start,
+                "end": s.end,
+                "hits": s.hits,
+                "peak_score": round(s.peak_score, 4),
+                "best": _row(s.best, home),
+            }
+            for s in found
+        ]
+        typer.echo(json.dumps({"query": query, "segments": rows}, indent=2))
+        return
+    if not found:
+        typer.echo("no hits: nothing indexed matches ('vigil index' first?)")
+    for segment in found:
+        typer.echo(segment.describe())
+
+
+@friendly_errors
+def match(
+    context: typer.Context,
+    object_id: Annotated[int, typer.Argument(help="The object to follow across cameras.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many sightings.")] = 10,
+    source: SourceOption = None,
+    site: SiteOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The same-looking object on OTHER sources, ordered by time (a cross-camera trajectory)."""
+    settings = context.obj
+    assert isinstance(settings, Settings)
+    with Workspace.open(settings) as workspace:
+        filters = _filters(workspace, source, site, since, until)
+        matches = workspace.match_object(object_id, limit=limit, filters=filters)
+        home = workspace.home
+    if as_json:
+        rows = [
+            {**_row(m.hit, home), "appearance": round(m.appearance, 4), "combined": m.combined}
+            for m in matches
+        ]
+        typer.echo(json.dumps({"object_id": object_id, "matches": rows}, indent=2))
+        return
+    if not matches:
+        typer.echo("no match on other sources ('vigil index --objects' on them first?)")
+    for position, found in enumerate(matches, start=1):
+        line = found.hit.describe().split(maxsplit=2)[-1]
+        typer.echo(
+            f"{position:>3}  combined {found.combined:5.3f} (semantic {found.hit.score:5.3f}, "
+            f"colour {found.appearance:5.3f})  {line}"
+        )

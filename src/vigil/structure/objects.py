@@ -1,0 +1,193 @@
+"""Object structuring: detect objects in indexed frames, crop, embed and store each one.
+
+It runs as a pass over frames already in the catalog, not inside frame indexing,
+so an archive indexed earlier gains objects without being re-embedded, and a
+killed run resumes from the scan marks (a frame scanned with no objects is marked
+too, so it is not detected again). Files and folders are decoded again at the
+stored frames: the detector and the crop embedder then see full-resolution
+pixels. Live streams cannot be re-read, so their objects are found on the stored
+thumbnails (smaller objects are missed there).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vigil.catalog.objects import (
+    NewObject,
+    ObjectVectors,
+    ScannedFrame,
+    add_scanned_frames,
+    frames_to_scan,
+)
+from vigil.catalog.store import Catalog
+from vigil.catalog.types import FrameRecord
+from vigil.catalog.vector_index import VectorIndex
+from vigil.embedders.base import Embedder
+from vigil.embedders.detector import CocoDetector, Detection
+from vigil.errors import SourceError
+from vigil.settings import ObjectSettings
+from vigil.sources.readers import open_frames
+from vigil.sources.types import Source, SourceKind
+from vigil.structure.thumbnails import write_thumbnail
+
+CROP_THUMBNAIL_SIZE = 160
+
+
+@dataclass
+class ObjectIndexReport:
+    """What one object pass over a source did."""
+
+    source: Source
+    frames_scanned: int = 0
+    objects_stored: int = 0
+    seconds: float = 0.0
+    by_label: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames_scanned / self.seconds if self.seconds > 0 else 0.0
+
+
+def object_thumbnail_relpath(source_id: int, frame_index: int, number: int) -> str:
+    return f"objects/{source_id}/{frame_index:012d}_{number:02d}.jpg"
+
+
+def crop_box(
+    image: np.ndarray, box: tuple[float, float, float, float], margin: float
+) -> np.ndarray:
+    """The box plus ``margin`` of its size on each side, clipped to the image."""
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = box
+    pad_x, pad_y = (x2 - x1) * margin, (y2 - y1) * margin
+    left, top = max(0, int(x1 - pad_x)), max(0, int(y1 - pad_y))
+    right, bottom = min(width, int(np.ceil(x2 + pad_x))), min(height, int(np.ceil(y2 + pad_y)))
+    return np.ascontiguousarray(image[top:bottom, left:right])
+
+
+def keep_detection(found: Detection, settings: ObjectSettings) -> bool:
+    x1, y1, x2, y2 = found.xyxy
+    if min(x2 - x1, y2 - y1) < settings.min_box_px:
+        return False
+    return not settings.classes or found.label in settings.classes
+
+
+def index_objects(
+    source: Source,
+    *,
+    catalog: Catalog,
+    object_index: VectorIndex,
+    embedder: Embedder,
+    detector: CocoDetector,
+    settings: ObjectSettings,
+    home: Path,
+    max_frames: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ObjectIndexReport:
+    """Detect, crop, embed and store the objects of a source's indexed, unscanned frames."""
+    report = ObjectIndexReport(source)
+    vector_table = ObjectVectors(catalog)
+    started = time.perf_counter()
+    todo = frames_to_scan(catalog, source.id, embedder.model_id, detector.detector_id)
+    if max_frames is not None:
+        todo = todo[:max_frames]
+    if not todo:
+        return report
+    batch: list[tuple[FrameRecord, np.ndarray]] = []
+
+    def flush() -> None:
+        scanned, crops = _detect_and_crop(batch, detector, settings, home)
+        labels = [found.label for item in scanned for found in item.objects]
+        vectors = embedder.embed_crops(crops, labels)
+        new_ids = add_scanned_frames(
+            catalog, embedder.model_id, detector.detector_id, scanned, vectors
+        )
+        if new_ids:
+            # Read the vectors back by id: frames another run scanned meanwhile were
+            # skipped with their objects, so the stored ones need not be a tail of ``vectors``.
+            ids = np.asarray(new_ids, dtype=np.int64)
+            stored = vectors if len(new_ids) == len(vectors) else vector_table.get_vectors(ids)
+            object_index.add(ids, stored)
+        report.frames_scanned += len(scanned)
+        report.objects_stored += len(new_ids)
+        for item in scanned:
+            for found in item.objects:
+                report.by_label[found.label] = report.by_label.get(found.label, 0) + 1
+        if on_progress is not None:
+            on_progress(report.frames_scanned, len(todo))
+        batch.clear()
+
+    for record, image in _frame_images(source, todo, home):
+        batch.append((record, image))
+        if len(batch) >= settings.batch_size:
+            flush()
+    if batch:
+        flush()
+    object_index.save()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _detect_and_crop(
+    batch: list[tuple[FrameRecord, np.ndarray]],
+    detector: CocoDetector,
+    settings: ObjectSettings,
+    home: Path,
+) -> tuple[list[ScannedFrame], list[np.ndarray]]:
+    detections = detector.detect_batch([image for _, image in batch], settings.min_score)
+    scanned: list[ScannedFrame] = []
+    crops: list[np.ndarray] = []
+    for (record, image), found in zip(batch, detections, strict=True):
+        # Boxes are stored in the frame's own pixels, whatever resolution was decoded.
+        scale_x = record.width / image.shape[1]
+        scale_y = record.height / image.shape[0]
+        objects: list[NewObject] = []
+        for number, detection in enumerate(d for d in found if keep_detection(d, settings)):
+            crop = crop_box(image, detection.xyxy, settings.crop_margin)
+            relpath = object_thumbnail_relpath(record.source_id, record.frame_index, number)
+            write_thumbnail(home, relpath, crop, CROP_THUMBNAIL_SIZE)
+            x1, y1, x2, y2 = detection.xyxy
+            objects.append(
+                NewObject(
+                    label=detection.label,
+                    class_id=detection.class_id,
+                    score=detection.score,
+                    box=(x1 * scale_x, y1 * scale_y, x2 * scale_x, y2 * scale_y),
+                    thumbnail_path=relpath,
+                )
+            )
+            crops.append(crop)
+        scanned.append(ScannedFrame(record, objects))
+    return scanned, crops
+
+
+def _frame_images(
+    source: Source, todo: list[FrameRecord], home: Path
+) -> Iterator[tuple[FrameRecord, np.ndarray]]:
+    """Pixels of the frames to scan: decoded again from files, thumbnails for streams."""
+    if source.kind == SourceKind.STREAM:
+        for record in todo:
+            image = cv2.imread(str(home / record.thumbnail_path), cv2.IMREAD_COLOR)
+            if image is None:
+                continue  # thumbnail lost: nothing to detect on
+            yield record, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return
+    wanted = {record.frame_index: record for record in todo}
+    last = max(wanted)
+    with open_frames(source, start_time=todo[0].media_time) as reader:
+        for frame in reader:
+            if frame.index in wanted:
+                yield wanted.pop(frame.index), frame.image
+            if not wanted or frame.index > last:
+                break
+    if wanted:
+        raise SourceError(
+            f"source {source.name!r}: {len(wanted)} indexed frame(s) could not be decoded "
+            f"again for object detection (first: frame {min(wanted)}); was the file changed?"
+        )
