@@ -1,0 +1,85 @@
+"""``vigil eval``: measure Vigil on real labelled data (a plain typer app other areas add to)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.cli.common import friendly_errors
+from vigil.evaluation.retrieval import KS, RetrievalReport
+from vigil.settings import Settings
+from vigil.workspace import Workspace
+
+eval_app = typer.Typer(
+    help="Measure retrieval and scenario quality on real data.", no_args_is_help=True
+)
+
+
+@eval_app.command("retrieval")
+@friendly_errors
+def eval_retrieval(
+    context: typer.Context,
+    dataset: Annotated[str, typer.Option(help="Labelled data set.")] = "fashion-mnist",
+    per_class: Annotated[
+        int, typer.Option(help="Test images drawn per class (class-balanced, seeded).")
+    ] = 50,
+    seed: Annotated[int, typer.Option(help="Seed of the subset draw.")] = 0,
+    model: Annotated[
+        str | None, typer.Option(help="Embedder name (default: the workspace's).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    output: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+) -> None:
+    """Recall@1/5/10, precision@k and mAP for text->image and image->image retrieval."""
+    settings = context.obj
+    assert isinstance(settings, Settings)
+    if model is not None:
+        settings = settings.model_copy(
+            update={"embedder": settings.embedder.model_copy(update={"name": model})}
+        )
+    with Workspace.open(settings) as workspace:
+        report = workspace.evaluate_retrieval(dataset=dataset, per_class=per_class, seed=seed)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report.to_json() + "\n")
+    if as_json:
+        typer.echo(report.to_json())
+        return
+    Console().print(retrieval_table(report))
+    if not any(task.published for task in report.tasks):
+        typer.echo(
+            f"published: no verified figures for {report.model_id} on {report.dataset} "
+            "(the CLIP paper reports zero-shot classification accuracy, not these metrics, "
+            "and not on Fashion-MNIST)"
+        )
+    source = "cache" if report.cached else f"embedded in {report.embed_seconds:.1f}s"
+    typer.echo(f"{report.images} images ({source}); prompts: {' | '.join(report.prompt_templates)}")
+
+
+def retrieval_table(report: RetrievalReport) -> Table:
+    """One row per task and metric, with the published figure where one is verified."""
+    table = Table(
+        title=f"Retrieval: {report.model_id} on {report.dataset} "
+        f"({report.per_class}/class, seed {report.seed}, {report.images} images)"
+    )
+    for column in ("task", "queries", "metric", "measured", "published"):
+        table.add_column(column, justify="left" if column in ("task", "metric") else "right")
+    for task in report.tasks:
+        rows = [(f"recall@{k}", task.recall[k]) for k in KS if k in task.recall]
+        rows += [(f"precision@{k}", task.precision[k]) for k in KS if k in task.precision]
+        rows.append(("mAP", task.map))
+        for name, value in rows:
+            published = task.published.get(name)
+            table.add_row(
+                task.task,
+                str(task.queries),
+                name,
+                f"{value:.3f}",
+                f"{published[0]:.3f} ({published[1]})" if published else "—",
+            )
+        table.add_section()
+    return table
