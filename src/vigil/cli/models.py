@@ -1,0 +1,129 @@
+"""``vigil distill SCENARIO`` and ``vigil model list|show|export``: the model factory.
+
+Thin: each command calls one ``Workspace`` method and prints its result; library
+errors become one line and exit status 1 (``friendly_errors``). ``vigil models``
+(plural) lists the image-text embedders and is unrelated.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vigil.cli.common import friendly_errors
+from vigil.settings import Settings
+from vigil.workspace import Workspace
+
+model_app = typer.Typer(
+    help="Small models distilled per scenario: list, show and export them.",
+    no_args_is_help=True,
+)
+
+
+def _workspace(context: typer.Context) -> Workspace:
+    settings = context.obj
+    if not isinstance(settings, Settings):  # called without the root callback (tests)
+        settings = Settings()
+    return Workspace.open(settings)
+
+
+def _reference(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+@friendly_errors
+def distill(
+    context: typer.Context,
+    scenario: Annotated[str, typer.Argument(help="Scenario whose labels train the student.")],
+    version: Annotated[
+        int | None, typer.Option(help="Scenario version (default: the newest).")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override distill.epochs.")] = None,
+    prune: Annotated[
+        float | None, typer.Option(help="Share of channels to prune, 0 = none.")
+    ] = None,
+    quantize: Annotated[
+        bool | None, typer.Option("--quantize/--no-quantize", help="Also produce INT8.")
+    ] = None,
+    measure_teacher: Annotated[
+        bool, typer.Option(help="Time the big model too, for the report (a few seconds).")
+    ] = False,
+) -> None:
+    """Distil the big model's labels of SCENARIO into small ONNX models, registered and reported."""
+    with _workspace(context) as workspace:
+        changes = {
+            key: value
+            for key, value in (("epochs", epochs), ("prune_amount", prune), ("quantize", quantize))
+            if value is not None
+        }
+        if changes:
+            distill_settings = workspace.settings.distill.model_copy(update=changes)
+            workspace.settings = workspace.settings.model_copy(
+                update={"distill": type(distill_settings).model_validate(distill_settings)}
+            )
+        outcome = workspace.distill(scenario, version, measure_teacher=measure_teacher)
+    for record in outcome.models:
+        evaluation = record.metrics.get("eval", {})
+        typer.echo(
+            f"{record.id}\t{record.name}\t{record.kind}\t{record.status}\t"
+            f"accuracy {evaluation.get('accuracy', float('nan')):.3f}\t"
+            f"{(record.size_bytes or 0) / 1e6:.2f} MB"
+        )
+    typer.echo(f"report: {outcome.reports['report.md']}")
+
+
+@model_app.command("list")
+@friendly_errors
+def model_list(
+    context: typer.Context,
+    scenario: Annotated[str | None, typer.Option(help="Only this scenario's models.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List registered models, newest last."""
+    with _workspace(context) as workspace:
+        records = workspace.list_models(scenario)
+    if as_json:
+        typer.echo(json.dumps([record.summary() for record in records], indent=2))
+        return
+    if not records:
+        typer.echo("no models yet: vigil distill SCENARIO")
+        return
+    typer.echo("id\tname\tscenario\tkind\tstatus\tMB\taccuracy")
+    for record in records:
+        accuracy = record.metrics.get("eval", {}).get("accuracy")
+        typer.echo(
+            f"{record.id}\t{record.name}\t{record.scenario} v{record.scenario_version}\t"
+            f"{record.kind}\t{record.status}\t{(record.size_bytes or 0) / 1e6:.2f}\t"
+            f"{'-' if accuracy is None else f'{accuracy:.3f}'}"
+        )
+
+
+@model_app.command("show")
+@friendly_errors
+def model_show(
+    context: typer.Context,
+    model: Annotated[str, typer.Argument(help="Model id or name.")],
+) -> None:
+    """Everything the registry knows about one model, as JSON."""
+    with _workspace(context) as workspace:
+        record = workspace.get_model(_reference(model))
+    typer.echo(json.dumps(record.summary(), indent=2))
+
+
+@model_app.command("export")
+@friendly_errors
+def model_export(
+    context: typer.Context,
+    model: Annotated[str, typer.Argument(help="Model id or name.")],
+    destination: Annotated[Path, typer.Argument(help="File or folder to copy the ONNX to.")],
+) -> None:
+    """Copy a ready model's ONNX file (preprocessing and classes in its metadata)."""
+    with _workspace(context) as workspace:
+        path = workspace.export_model(_reference(model), destination)
+    typer.echo(str(path))
+
+
+__all__ = ["distill", "model_app"]

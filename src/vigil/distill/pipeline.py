@@ -1,0 +1,480 @@
+"""``vigil distill``: from a scenario's labels to registered, reported small models.
+
+Order of work, each model registered first as ``training`` and marked ``ready``
+only after its ONNX file passed its self-check:
+
+1. split (held-out test from human labels where possible), train the float
+   student by distillation (checkpointed, so a rerun of the same data resumes);
+2. optionally prune channels and fine-tune (``pruned``);
+3. optionally quantize the float student to INT8 with scenario calibration images;
+4. evaluate teacher and every student side by side on the test split and write
+   the report into each model's folder ``home/models/<id>/``.
+
+Any exception (Ctrl-C included) marks the unfinished rows ``failed`` and re-raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vigil.catalog.store import Catalog
+from vigil.distill.data import DistillDataset, Splits, split_dataset
+from vigil.distill.export import export_onnx, quantize_int8, run_onnx
+from vigil.distill.model_card import ModelCard, ResizeMode
+from vigil.distill.registry import (
+    ModelKind,
+    ModelRecord,
+    fail_abandoned,
+    fail_model,
+    finish_model,
+    get_model,
+    next_run_name,
+    start_model,
+    update_metrics,
+)
+from vigil.distill.report import (
+    Latency,
+    ModelEval,
+    measure_latency,
+    onnx_latency,
+    score,
+    write_report,
+)
+from vigil.distill.student import (
+    CompactCNN,
+    StudentSpec,
+    build_student,
+    parameter_count,
+    prune_channels,
+)
+from vigil.distill.train import (
+    MEAN,
+    STD,
+    TrainConfig,
+    predict,
+    resize_images,
+    to_tensor,
+    train_student,
+)
+from vigil.errors import InvalidInputError
+from vigil.settings import DistillSettings
+
+if TYPE_CHECKING:
+    from vigil.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class DistillOptions:
+    """What to produce. ``prune_amount`` None skips pruning; ``quantize`` False skips INT8."""
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+    widths: tuple[int, ...] = (32, 64, 128, 128)
+    prune_amount: float | None = 0.5
+    fine_tune_epochs: int = 8
+    quantize: bool = True
+    calibration_items: int = 256
+    latency_repeats: int = 100
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class DistillOutcome:
+    models: list[ModelRecord]
+    evals: list[ModelEval]
+    reports: dict[str, Path]  # file name -> path, in the float model's folder
+    seconds: dict[str, float]  # wall time of each stage
+
+
+def _dataset_key(dataset: DistillDataset, options: DistillOptions) -> str:
+    digest = hashlib.sha256(str(dataset.snapshot()["label_sha256"]).encode())
+    digest.update(repr((options.train, options.widths)).encode())
+    return digest.hexdigest()[:16]
+
+
+def distill(
+    catalog: Catalog,
+    home: Path,
+    dataset: DistillDataset,
+    *,
+    scenario: str,
+    scenario_version: int,
+    options: DistillOptions | None = None,
+    teacher_latency: Latency | None = None,
+    teacher_size_mb: float | None = None,
+) -> DistillOutcome:
+    """Train, prune, quantize, export, register and report small models for ``dataset``.
+
+    >>> outcome = distill(catalog, home, data, scenario="shoes",
+    ...                   scenario_version=1)  # doctest: +SKIP
+    >>> [m.kind for m in outcome.models]  # doctest: +SKIP
+    ['float', 'pruned', 'int8']
+    """
+    options = options or DistillOptions()
+    config = options.train
+    splits = split_dataset(dataset, seed=config.seed)
+    fail_abandoned(catalog, scenario, scenario_version)
+    snapshot = {
+        **dataset.snapshot(),
+        "test_reference": splits.test_reference,
+        "test_items": len(splits.test),
+        "seed": config.seed,
+    }
+    base = next_run_name(catalog, scenario, scenario_version)
+    spec = StudentSpec(n_classes=len(dataset.class_names), widths=options.widths)
+    models_dir = home / "models"
+    work = models_dir / ".work" / f"{scenario}-v{scenario_version}-{_dataset_key(dataset, options)}"
+    work.mkdir(parents=True, exist_ok=True)
+    x_test = to_tensor(resize_images(splits.test.images, config.input_size))
+    x_check = x_test[:32].numpy()
+    seconds: dict[str, float] = {}
+    pending: list[int] = []
+    produced: list[tuple[ModelRecord, Path, str]] = []
+
+    def card(architecture: str, kind: ModelKind) -> ModelCard:
+        return ModelCard(
+            class_names=dataset.class_names,
+            input_size=(config.input_size, config.input_size),
+            mean=MEAN,
+            std=STD,
+            resize=ResizeMode.STRETCH,
+            scenario=scenario,
+            scenario_version=scenario_version,
+            architecture=architecture,
+            extra={"kind": kind.value, "label_sha256": str(snapshot["label_sha256"])},
+        )
+
+    def register(kind: ModelKind, architecture: str, parent: int | None) -> ModelRecord:
+        record = start_model(
+            catalog,
+            name=f"{base}-{kind.value}",
+            scenario=scenario,
+            scenario_version=scenario_version,
+            kind=kind,
+            architecture=architecture,
+            snapshot=snapshot,
+            parent_id=parent,
+        )
+        pending.append(record.id)
+        return record
+
+    try:
+        started = time.perf_counter()
+        float_record = register(ModelKind.FLOAT, spec.architecture, None)
+        result = train_student(
+            build_student(spec, config.seed),
+            splits.train,
+            splits.validation,
+            config,
+            checkpoint=work / "float.ckpt",
+            progress=options.progress,
+        )
+        float_path = models_dir / str(float_record.id) / "model.onnx"
+        check = export_onnx(
+            result.model, card(spec.architecture, ModelKind.FLOAT), float_path, x_check
+        )
+        seconds["train_float"] = time.perf_counter() - started
+        float_metrics: dict[str, Any] = {
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "val_accuracy": result.best_val_accuracy,
+            "resumed_from_epoch": result.resumed_from,
+            "parameters": parameter_count(result.model),
+            "export_max_abs_diff": check.max_abs_diff,
+            "train_seconds": seconds["train_float"],
+        }
+        produced.append(
+            (
+                finish_model(
+                    catalog, float_record.id, float_path, float_metrics, spec.architecture
+                ),
+                float_path,
+                "float",
+            )
+        )
+        pending.remove(float_record.id)
+
+        if options.prune_amount is not None:
+            started = time.perf_counter()
+            assert isinstance(result.model, CompactCNN)
+            smaller = prune_channels(result.model, options.prune_amount)
+            pruned_arch = smaller.spec.architecture + f"+pruned{options.prune_amount:g}"
+            pruned_record = register(ModelKind.PRUNED, pruned_arch, float_record.id)
+            tune = dataclasses.replace(
+                config, epochs=options.fine_tune_epochs, learning_rate=config.learning_rate / 3
+            )
+            tuned = train_student(
+                smaller,
+                splits.train,
+                splits.validation,
+                tune,
+                checkpoint=work / f"pruned-{options.prune_amount:g}.ckpt",
+                progress=options.progress,
+            )
+            pruned_path = models_dir / str(pruned_record.id) / "model.onnx"
+            check = export_onnx(
+                tuned.model, card(pruned_arch, ModelKind.PRUNED), pruned_path, x_check
+            )
+            seconds["prune_finetune"] = time.perf_counter() - started
+            metrics = {
+                "val_accuracy": tuned.best_val_accuracy,
+                "epochs_run": tuned.epochs_run,
+                "parameters": parameter_count(tuned.model),
+                "export_max_abs_diff": check.max_abs_diff,
+                "train_seconds": seconds["prune_finetune"],
+            }
+            produced.append(
+                (
+                    finish_model(catalog, pruned_record.id, pruned_path, metrics, pruned_arch),
+                    pruned_path,
+                    "pruned",
+                )
+            )
+            pending.remove(pruned_record.id)
+
+        if options.quantize:
+            started = time.perf_counter()
+            int8_arch = spec.architecture + "+int8-qdq"
+            int8_record = register(ModelKind.INT8, int8_arch, float_record.id)
+            calibration = to_tensor(
+                resize_images(splits.train.images[: options.calibration_items], config.input_size)
+            ).numpy()
+            int8_path = models_dir / str(int8_record.id) / "model.onnx"
+            agreement = quantize_int8(
+                float_path,
+                int8_path,
+                calibration,
+                check_inputs=x_check,
+                card=card(int8_arch, ModelKind.INT8),
+            )
+            seconds["quantize"] = time.perf_counter() - started
+            metrics = {"float_agreement_on_check": agreement, "calibration_items": len(calibration)}
+            produced.append(
+                (
+                    finish_model(catalog, int8_record.id, int8_path, metrics, int8_arch),
+                    int8_path,
+                    "int8",
+                )
+            )
+            pending.remove(int8_record.id)
+    except BaseException as error:
+        for model_id in pending:
+            reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+            fail_model(catalog, model_id, f"{type(error).__name__}: {reason}")
+        raise
+
+    started = time.perf_counter()
+    evals = evaluate(
+        splits,
+        [(label, path) for _, path, label in produced],
+        input_size=config.input_size,
+        teacher_latency=teacher_latency,
+        teacher_size_mb=teacher_size_mb,
+        repeats=options.latency_repeats,
+    )
+    seconds["evaluate"] = time.perf_counter() - started
+    context: dict[str, Any] = {
+        "scenario": f"{scenario} v{scenario_version}",
+        "test split": (
+            f"{len(splits.test)} held-out items, reference = {splits.test_reference} labels"
+        ),
+        "train / validation items": f"{len(splits.train)} / {len(splits.validation)}",
+        "latency": "batch 1, onnxruntime CPU, 2 threads; throughput at batch 64",
+        "seconds": {k: round(v, 1) for k, v in seconds.items()},
+    }
+    by_name = {e.name: e for e in evals}
+    records = []
+    reports: dict[str, Path] = {}
+    for record, _, label in produced:
+        folder = models_dir / str(record.id)
+        paths = write_report(
+            folder,
+            evals,
+            class_names=dataset.class_names,
+            title=f"{record.name}: teacher vs students",
+            context=context,
+        )
+        reports = reports or paths
+        final: dict[str, Any] = {
+            **record.metrics,
+            "eval": by_name[label].row(),
+            "report": str(paths["report.md"]),
+        }
+        update_metrics(catalog, record.id, final)
+        records.append(get_model(catalog, record.id))
+    shutil.rmtree(work, ignore_errors=True)  # every model is done: the checkpoints are spent
+    return DistillOutcome(models=records, evals=evals, reports=reports, seconds=seconds)
+
+
+def evaluate(
+    splits: Splits,
+    students: list[tuple[str, Path]],
+    *,
+    input_size: int,
+    teacher_latency: Latency | None = None,
+    teacher_size_mb: float | None = None,
+    repeats: int = 100,
+) -> list[ModelEval]:
+    """Teacher and each ONNX student scored on the same test split, timed in one run."""
+    test = splits.test
+    reference = test.targets if splits.test_reference == "human" else test.teacher_probs.argmax(1)
+    teacher_top = test.teacher_probs.argmax(1)
+    n = len(test.class_names)
+    evals = [
+        score(
+            "teacher",
+            test.teacher_probs,
+            reference,
+            teacher_top,
+            n,
+            size_mb=teacher_size_mb,
+            latency=teacher_latency,
+        )
+    ]
+    x = to_tensor(resize_images(test.images, input_size)).numpy()
+    for name, path in students:
+        logits = run_onnx(path, x, threads=2)
+        evals.append(
+            score(
+                name,
+                logits,
+                reference,
+                teacher_top,
+                n,
+                size_mb=path.stat().st_size / 1e6,
+                latency=onnx_latency(path, x[:64], repeats=repeats),
+            )
+        )
+    return evals
+
+
+def torch_probs(model: Any, images: np.ndarray, input_size: int) -> np.ndarray:
+    """Probabilities of a torch student on raw uint8 images (for checks and tests)."""
+    return predict(model, to_tensor(resize_images(images, input_size)))
+
+
+def load_scenario_dataset(
+    catalog: Catalog, home: Path, scenario: str, version: int | None = None, *, size: int = 96
+) -> tuple[DistillDataset, int]:
+    """A scenario's labeled items (``vigil.scenarios.training``) as a ``DistillDataset``.
+
+    Items only a person labeled carry the one-hot of that label as their soft
+    target. Images are read from the workspace's thumbnails and resized to
+    ``size`` (the student's input size or larger). Returns the data set and the
+    scenario version it came from.
+    """
+    import cv2
+
+    from vigil.scenarios.training import training_items
+
+    items = training_items(catalog, scenario, version)
+    if not items:
+        raise InvalidInputError(
+            f"scenario {scenario!r} has no labeled items; auto-label it "
+            "(vigil scenario label) or answer its review queue first"
+        )
+    names = items[0].class_names
+    images, probs, humans, ids = [], [], [], []
+    for item in items:
+        path = home / item.image_path
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            continue  # thumbnail removed since labeling: the item cannot be trained on
+        images.append(
+            cv2.resize(
+                cv2.cvtColor(image, cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_AREA
+            )
+        )
+        human = names.index(item.human_label) if item.human_label is not None else -1
+        if item.probabilities is not None:
+            probs.append(np.asarray(item.probabilities, dtype=np.float32))
+        else:
+            probs.append(np.eye(len(names), dtype=np.float32)[human])
+        humans.append(human)
+        ids.append(f"{item.kind}:{item.id}")
+    if not images:
+        raise InvalidInputError(
+            f"none of the {len(items)} labeled items of {scenario!r} has a readable thumbnail "
+            f"under {home}"
+        )
+    dataset = DistillDataset(
+        images=np.stack(images),
+        teacher_probs=np.stack(probs),
+        human_labels=np.asarray(humans, dtype=np.int64),
+        class_names=tuple(names),
+        item_ids=tuple(ids),
+    )
+    return dataset, items[0].version
+
+
+def options_from_settings(settings: DistillSettings, *, progress: bool = True) -> DistillOptions:
+    """The workspace's ``distill`` settings as pipeline options."""
+    return DistillOptions(
+        train=TrainConfig(
+            input_size=settings.input_size,
+            epochs=settings.epochs,
+            patience=settings.patience,
+            batch_size=settings.batch_size,
+            temperature=settings.temperature,
+            alpha=settings.alpha,
+            seed=settings.seed,
+        ),
+        prune_amount=settings.prune_amount or None,
+        quantize=settings.quantize,
+        progress=progress,
+    )
+
+
+def distill_workspace(
+    workspace: Workspace,
+    scenario: str,
+    version: int | None = None,
+    *,
+    progress: bool = True,
+    measure_teacher: bool = False,
+) -> DistillOutcome:
+    """``vigil distill SCENARIO``: load the scenario's labeled items and run ``distill``.
+
+    With ``measure_teacher`` the workspace's embedder is timed at batch 1 on a few
+    of the items so the report has the teacher's latency beside the students'.
+    """
+    options = options_from_settings(workspace.settings.distill, progress=progress)
+    size = max(options.train.input_size, 32)
+    dataset, found_version = load_scenario_dataset(
+        workspace.catalog, workspace.home, scenario, version, size=size
+    )
+    latency = None
+    if measure_teacher:
+        embedder = workspace.embedder
+
+        def run(batch: np.ndarray) -> object:
+            return embedder.embed_images(list(batch))
+
+        latency = measure_latency(run, dataset.images[:8], repeats=20, warmup=2)
+    return distill(
+        workspace.catalog,
+        workspace.home,
+        dataset,
+        scenario=scenario,
+        scenario_version=found_version,
+        options=options,
+        teacher_latency=latency,
+    )
+
+
+__all__ = [
+    "DistillOptions",
+    "DistillOutcome",
+    "distill",
+    "distill_workspace",
+    "evaluate",
+    "load_scenario_dataset",
+    "options_from_settings",
+]

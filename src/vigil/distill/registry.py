@@ -1,0 +1,288 @@
+"""Model registry: each produced model file, versioned with its scenario, data and metrics.
+
+A row is created with status ``training`` before any work starts, and becomes
+``ready`` only once its ONNX file is complete, self-checked and hashed; an error
+or an interruption marks it ``failed`` (with the reason). The runtime serves only
+``ready`` rows, so a half-written model is never used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil.catalog.db import WRITE, guard
+from vigil.catalog.models_schema import ModelRow
+from vigil.catalog.schema import utcnow
+from vigil.catalog.store import Catalog
+from vigil.distill.export import sha256_file
+from vigil.errors import InvalidInputError, NotFoundError
+
+
+class ModelKind(StrEnum):
+    FLOAT = "float"
+    PRUNED = "pruned"
+    INT8 = "int8"
+
+
+class ModelStatus(StrEnum):
+    TRAINING = "training"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A registered model as the CLI and API show it."""
+
+    id: int
+    name: str
+    scenario: str
+    scenario_version: int
+    kind: ModelKind
+    parent_id: int | None
+    architecture: str
+    status: ModelStatus
+    path: Path | None
+    sha256: str | None
+    size_bytes: int | None
+    metrics: dict[str, Any]
+    snapshot: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def summary(self) -> dict[str, Any]:
+        """The record without the (long) list of training item ids."""
+        snapshot = {k: v for k, v in self.snapshot.items() if k != "item_ids"}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "scenario": self.scenario,
+            "scenario_version": self.scenario_version,
+            "kind": str(self.kind),
+            "parent_id": self.parent_id,
+            "architecture": self.architecture,
+            "status": str(self.status),
+            "path": str(self.path) if self.path else None,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "metrics": self.metrics,
+            "snapshot": snapshot,
+            "error": self.error,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+def _reads(catalog: Catalog) -> sessionmaker[Session]:
+    return sessionmaker(catalog.engine, expire_on_commit=False)
+
+
+def _writes(catalog: Catalog) -> sessionmaker[Session]:
+    return sessionmaker(catalog.engine.execution_options(**{WRITE: True}), expire_on_commit=False)
+
+
+def _record(row: ModelRow) -> ModelRecord:
+    return ModelRecord(
+        id=row.id,
+        name=row.name,
+        scenario=row.scenario,
+        scenario_version=row.scenario_version,
+        kind=ModelKind(row.kind),
+        parent_id=row.parent_id,
+        architecture=row.architecture,
+        status=ModelStatus(row.status),
+        path=Path(row.path) if row.path else None,
+        sha256=row.sha256,
+        size_bytes=row.size_bytes,
+        metrics=dict(row.metrics),
+        snapshot=dict(row.snapshot),
+        error=row.error,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def next_run_name(catalog: Catalog, scenario: str, version: int) -> str:
+    """``SCENARIO-vVERSION-rRUN``: run numbers count up per scenario version."""
+    with guard("count registered models"), _reads(catalog)() as session:
+        runs = session.scalar(
+            select(func.count(ModelRow.id)).where(
+                ModelRow.scenario == scenario,
+                ModelRow.scenario_version == version,
+                ModelRow.kind == ModelKind.FLOAT.value,
+            )
+        )
+    return f"{scenario}-v{version}-r{int(runs or 0) + 1}"
+
+
+def start_model(
+    catalog: Catalog,
+    *,
+    name: str,
+    scenario: str,
+    scenario_version: int,
+    kind: ModelKind,
+    architecture: str,
+    snapshot: dict[str, Any],
+    parent_id: int | None = None,
+) -> ModelRecord:
+    """Register a model that is about to be produced (status ``training``)."""
+    with guard("register the model"), _writes(catalog).begin() as session:
+        if session.scalar(select(ModelRow.id).where(ModelRow.name == name)) is not None:
+            raise InvalidInputError(f"a model named {name!r} is already registered")
+        now = utcnow()
+        row = ModelRow(
+            name=name,
+            scenario=scenario,
+            scenario_version=scenario_version,
+            kind=kind.value,
+            parent_id=parent_id,
+            architecture=architecture,
+            status=ModelStatus.TRAINING.value,
+            metrics={},
+            snapshot=snapshot,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        return _record(row)
+
+
+def finish_model(
+    catalog: Catalog, model_id: int, path: Path, metrics: dict[str, Any], architecture: str
+) -> ModelRecord:
+    """Mark a model ``ready``: its file exists, passed its self-check, and is hashed now."""
+    if not path.is_file():
+        raise InvalidInputError(f"cannot mark model {model_id} ready: no file at {path}")
+    digest, size = sha256_file(path), path.stat().st_size
+    with guard("mark the model ready"), _writes(catalog).begin() as session:
+        row = session.get(ModelRow, model_id)
+        if row is None:
+            raise NotFoundError(f"no registered model with id {model_id}")
+        row.status = ModelStatus.READY.value
+        row.path = str(path.resolve())
+        row.sha256 = digest
+        row.size_bytes = size
+        row.metrics = metrics
+        row.architecture = architecture
+        row.error = None
+        row.updated_at = utcnow()
+        return _record(row)
+
+
+def update_metrics(catalog: Catalog, model_id: int, metrics: dict[str, Any]) -> None:
+    with guard("store model metrics"), _writes(catalog).begin() as session:
+        row = session.get(ModelRow, model_id)
+        if row is None:
+            raise NotFoundError(f"no registered model with id {model_id}")
+        row.metrics = metrics
+        row.updated_at = utcnow()
+
+
+def fail_model(catalog: Catalog, model_id: int, error: str) -> None:
+    """Mark a model ``failed`` (never served); its partial file, if any, is not referenced."""
+    with guard("mark the model failed"), _writes(catalog).begin() as session:
+        session.execute(
+            update(ModelRow)
+            .where(ModelRow.id == model_id, ModelRow.status != ModelStatus.READY.value)
+            .values(status=ModelStatus.FAILED.value, error=error[:2000], updated_at=utcnow())
+        )
+
+
+def fail_abandoned(catalog: Catalog, scenario: str, version: int) -> int:
+    """Mark rows left ``training`` by a killed run of this scenario version as failed."""
+    with guard("clean up abandoned models"), _writes(catalog).begin() as session:
+        result = session.execute(
+            update(ModelRow)
+            .where(
+                ModelRow.scenario == scenario,
+                ModelRow.scenario_version == version,
+                ModelRow.status == ModelStatus.TRAINING.value,
+            )
+            .values(
+                status=ModelStatus.FAILED.value,
+                error="interrupted: the run that produced it stopped before finishing",
+                updated_at=utcnow(),
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def list_models(
+    catalog: Catalog, *, scenario: str | None = None, status: ModelStatus | None = None
+) -> list[ModelRecord]:
+    query = select(ModelRow).order_by(ModelRow.id)
+    if scenario is not None:
+        query = query.where(ModelRow.scenario == scenario)
+    if status is not None:
+        query = query.where(ModelRow.status == status.value)
+    with guard("list models"), _reads(catalog)() as session:
+        return [_record(row) for row in session.scalars(query)]
+
+
+def get_model(catalog: Catalog, reference: int | str) -> ModelRecord:
+    """A model by numeric id or by name."""
+    with guard("read the model"), _reads(catalog)() as session:
+        if isinstance(reference, int) or str(reference).isdigit():
+            row = session.get(ModelRow, int(reference))
+        else:
+            row = session.scalars(select(ModelRow).where(ModelRow.name == reference)).first()
+        if row is None:
+            raise NotFoundError(f"no registered model {reference!r} (see `vigil model list`)")
+        return _record(row)
+
+
+__all__ = [
+    "ModelKind",
+    "ModelRecord",
+    "ModelStatus",
+    "export_model",
+    "fail_abandoned",
+    "fail_model",
+    "finish_model",
+    "get_model",
+    "list_models",
+    "next_run_name",
+    "start_model",
+    "update_metrics",
+]
+
+
+def export_model(catalog: Catalog, reference: int | str, destination: Path) -> Path:
+    """Copy a ready model's ONNX file to ``destination`` (a file or a folder).
+
+    The copy's SHA-256 must equal the registry's: a file changed on disk since it
+    was registered is refused rather than handed out.
+    """
+    import os
+    import shutil
+
+    record = get_model(catalog, reference)
+    if record.status is not ModelStatus.READY or record.path is None:
+        raise InvalidInputError(
+            f"model {record.name!r} has status {record.status.value!r}, expected 'ready'"
+        )
+    if not record.path.is_file():
+        raise NotFoundError(f"model {record.name!r}: its file {record.path} is missing")
+    target = destination / f"{record.name}.onnx" if destination.is_dir() else destination
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(record.path, temp)
+    digest = sha256_file(temp)
+    if digest != record.sha256:
+        temp.unlink(missing_ok=True)
+        raise InvalidInputError(
+            f"model {record.name!r}: file {record.path} has SHA-256 {digest}, expected "
+            f"{record.sha256} from the registry (changed since it was registered)"
+        )
+    os.replace(temp, target)
+    return target

@@ -1,0 +1,76 @@
+"""Real Fashion-MNIST images with a real (small) teacher for the distillation tests.
+
+The teacher in the fast tests is a logistic regression on raw pixels fitted on
+other real Fashion-MNIST training images: a genuine, imperfect classifier whose
+probabilities are real soft targets, at no model-loading cost. The big
+``concept-bridge`` teacher runs in the ``real_model`` test and the bench.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+import pytest
+
+from vigil.distill.data import NO_LABEL, DistillDataset
+from vigil.evaluation import LabeledImages, load_fashion_mnist
+
+TEACHER_SHOTS = 20  # per class, for the pixel teacher
+
+
+@functools.cache
+def _fashion_pool(per_class: int, seed: int) -> LabeledImages:
+    """Real test-split images: the first ``per_class`` of each class are the items, the
+    remaining ``TEACHER_SHOTS`` per class fit the teacher (disjoint from the items)."""
+    return load_fashion_mnist("test", per_class=per_class + TEACHER_SHOTS, seed=seed)
+
+
+def _halves(pool: LabeledImages, per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    rank = np.zeros(len(pool.labels), dtype=np.int64)
+    for label in np.unique(pool.labels):
+        where = np.flatnonzero(pool.labels == label)
+        rank[where] = np.arange(len(where))
+    return np.flatnonzero(rank < per_class), np.flatnonzero(rank >= per_class)
+
+
+def pixel_teacher_probs(
+    fit: LabeledImages, fit_index: np.ndarray, images: np.ndarray
+) -> np.ndarray:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    def features(pixels: np.ndarray) -> np.ndarray:  # 14x14 grey: a fast, honest weak teacher
+        return pixels[:, ::2, ::2, 0].reshape(len(pixels), -1) / 255.0
+
+    # One BLAS thread: several test processes share two cores, and threads thrash.
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        probe = LogisticRegression(max_iter=100, C=0.5)
+        probe.fit(features(fit.images[fit_index]), fit.labels[fit_index])
+        probs: np.ndarray = probe.predict_proba(features(images))
+    return probs.astype(np.float32)
+
+
+def fashion_dataset(per_class: int, *, human_every: int = 1, seed: int = 0) -> DistillDataset:
+    """Real images and labels; every ``human_every``-th item keeps its human label."""
+    pool = _fashion_pool(per_class, seed)
+    items, fit = _halves(pool, per_class)
+    images = pool.images[items]
+    human = pool.labels[items].astype(np.int64)
+    human[np.arange(len(human)) % human_every != 0] = NO_LABEL
+    return DistillDataset(
+        images=images,
+        teacher_probs=pixel_teacher_probs(pool, fit, images),
+        human_labels=human,
+        class_names=pool.class_names,
+        item_ids=tuple(f"fmnist-test:{i}" for i in items.tolist()),
+    )
+
+
+@pytest.fixture(scope="session")
+def fashion_200() -> DistillDataset:
+    """200 real Fashion-MNIST test images (20 per class), every one human-labeled."""
+    return fashion_dataset(20)
