@@ -15,6 +15,30 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class ObjectSettings(BaseModel):
+    """Object structuring: which detections become object records with their own vectors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_score: float = Field(
+        0.4,
+        gt=0.0,
+        lt=1.0,
+        description="Minimum detector confidence for an object to be stored.",
+    )
+    classes: list[str] = Field(
+        default_factory=list,
+        description="COCO class names to keep (e.g. person, car); empty keeps all 80.",
+    )
+    min_box_px: int = Field(
+        12, ge=1, description="Boxes narrower or shorter than this (pixels) are too small to embed."
+    )
+    crop_margin: float = Field(
+        0.1, ge=0.0, le=1.0, description="Context kept around a box when cropping, per side."
+    )
+    batch_size: int = Field(8, ge=1, le=256, description="Frames per detector batch.")
+
+
 class SamplingSettings(BaseModel):
     """How frames are picked from a source before they reach the model."""
 
@@ -216,6 +240,30 @@ class ScenarioSettings(BaseModel):
     )
 
 
+class DistillSettings(BaseModel):
+    """Small per-scenario models distilled from the big one (vigil.distill)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_size: int = Field(
+        64, ge=16, le=512, description="Square input side of the student, pixels."
+    )
+    epochs: int = Field(30, ge=1, le=1000, description="Most training epochs (early stopping).")
+    patience: int = Field(
+        5, ge=1, le=1000, description="Epochs without a better validation score before stopping."
+    )
+    batch_size: int = Field(64, ge=2, le=4096, description="Training batch size.")
+    temperature: float = Field(2.0, gt=0, description="Distillation temperature.")
+    alpha: float = Field(
+        0.7, ge=0, le=1, description="Weight of the teacher's soft targets vs the hard labels."
+    )
+    prune_amount: float = Field(
+        0.5, ge=0, lt=1, description="Share of conv channels pruned (0 = no pruned model)."
+    )
+    quantize: bool = Field(True, description="Also produce an INT8 (static, QDQ) model.")
+    seed: int = Field(0, description="Seed of splits, initialisation and data order.")
+
+
 class Settings(BaseSettings):
     """Everything Vigil can be configured with."""
 
@@ -241,12 +289,14 @@ class Settings(BaseSettings):
         320, ge=32, le=4096, description="Longest side of stored frame thumbnails, in pixels."
     )
     sampling: SamplingSettings = Field(default_factory=SamplingSettings)
+    objects: ObjectSettings = Field(default_factory=ObjectSettings)
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     scale: ScaleSettings = Field(default_factory=ScaleSettings)
     scenarios: ScenarioSettings = Field(default_factory=ScenarioSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    distill: DistillSettings = Field(default_factory=DistillSettings)
 
     @property
     def resolved_database_url(self) -> str:

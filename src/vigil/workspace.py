@@ -15,30 +15,45 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from vigil.catalog.objects import ObjectVectors, frame_embedding_id, object_embedding_id
 from vigil.catalog.store import Catalog
 from vigil.catalog.sync import sync_with_catalog
 from vigil.catalog.vector_index import VectorIndex
 from vigil.embedders.base import Embedder, create_embedder
+from vigil.embedders.concept_bridge import load_coco_classes
+from vigil.embedders.detector import CocoDetector
+from vigil.errors import InvalidInputError
 from vigil.scale import RayIndexReport, Shard, index_on_ray
 from vigil.scenarios.spec import ScenarioRecord, ScenarioSpec
 from vigil.scenarios.types import AutolabelProgress, AutolabelReport, ReviewItem
 from vigil.search.contact_sheet import write_contact_sheet
-from vigil.search.text import search_by_text
-from vigil.search.types import SearchHit
+from vigil.search.filters import forget_removed
+from vigil.search.matching import ObjectMatch, match_object
+from vigil.search.text import decode_image, search_by_text, search_by_vector
+from vigil.search.types import SearchFilters, SearchHit, Target
 from vigil.settings import Settings
 from vigil.sources.readers import detect_kind, probe
 from vigil.sources.types import Source, SourceKind, SourceSpec
 from vigil.structure.indexing import IndexProgress, IndexReport, index_source
+from vigil.structure.objects import ObjectIndexReport, index_objects
 
-if TYPE_CHECKING:  # -- runtime (vigil.runtime is imported lazily) ---
+if TYPE_CHECKING:  # runtime, model factory, segments/clusters/eval: all imported lazily
     from datetime import datetime
 
+    from vigil.distill.pipeline import DistillOutcome
+    from vigil.distill.registry import ModelRecord
+    from vigil.evaluation.retrieval import RetrievalReport
     from vigil.runtime.runner import Runner
     from vigil.runtime.types import DeliveryRecord, EventRecord
+    from vigil.search.clusters import ClusterReport
+    from vigil.search.segments import Segment
 
 
 class Workspace:
@@ -51,6 +66,8 @@ class Workspace:
         self.catalog = Catalog.open(settings.resolved_database_url)
         self._embedder = embedder
         self._vector_index: VectorIndex | None = None
+        self._object_index: VectorIndex | None = None
+        self._detector: CocoDetector | None = None
 
     @classmethod
     def open(
@@ -70,8 +87,9 @@ class Workspace:
         self.close()
 
     def close(self) -> None:
-        if self._vector_index is not None:
-            self._vector_index.save()
+        for index in (self._vector_index, self._object_index):
+            if index is not None:
+                index.save()
         self.catalog.close()
 
     # -- models ---------------------------------------------------------------------------
@@ -94,6 +112,31 @@ class Workspace:
             sync_with_catalog(index, self.catalog, embedder.model_id)
             self._vector_index = index
         return self._vector_index
+
+    @property
+    def object_index(self) -> VectorIndex:
+        """The objects' own index (crop vectors), in the same space as the frames'."""
+        if self._object_index is None:
+            embedder = self.embedder
+            path = self.home / "index" / f"{_file_safe(embedder.model_id)}.objects.faiss"
+            index = VectorIndex.open(
+                path, embedder.dim, self.settings.index, model_id=embedder.model_id
+            )
+            sync_with_catalog(index, ObjectVectors(self.catalog), embedder.model_id)
+            self._object_index = index
+        return self._object_index
+
+    @property
+    def detector(self) -> CocoDetector:
+        """The COCO detector: the default embedder's own copy, or a separate one."""
+        if self._detector is None:
+            shared = getattr(self.embedder, "detector", None)
+            if isinstance(shared, CocoDetector):
+                self._detector = shared
+            else:
+                classes = {class_id: coco.name for class_id, coco in load_coco_classes().items()}
+                self._detector = CocoDetector(classes)
+        return self._detector
 
     # -- sources --------------------------------------------------------------------------
 
@@ -133,11 +176,18 @@ class Workspace:
     def remove_source(self, id_or_name: int | str) -> Source:
         """Forget a source: its frames, vectors and thumbnails."""
         source = self.catalog.get_source(id_or_name)
+        removed_objects = ObjectVectors(self.catalog).embedding_ids_of_source(source.id)
         removed_ids = self.catalog.remove_source(source.id)
-        if self._vector_index is not None and removed_ids:
-            self._vector_index.remove(removed_ids)
-            self._vector_index.save()
+        for index, removed in (
+            (self._vector_index, removed_ids),
+            (self._object_index, removed_objects),
+        ):
+            if index is not None and len(removed):
+                index.remove(removed)
+                index.save()
         shutil.rmtree(self.home / "thumbs" / str(source.id), ignore_errors=True)
+        shutil.rmtree(self.home / "objects" / str(source.id), ignore_errors=True)
+        forget_removed(self.catalog)  # cached filter columns still list the removed records
         return source
 
     # -- structure and search ---------------------------------------------------------------
@@ -149,13 +199,18 @@ class Workspace:
         max_frames: int | None = None,
         max_seconds: float | None = None,
         on_progress: Callable[[IndexProgress], None] | None = None,
+        objects: bool = False,
     ) -> list[IndexReport]:
-        """Index the given sources (all file and folder sources when None), resuming each."""
+        """Index the given sources (all file and folder sources when None), resuming each.
+
+        ``objects=True`` then runs the object pass (``index_objects``) on each source:
+        its report lands in ``IndexReport.objects``.
+        """
         if sources:
             targets = [self.catalog.get_source(item) for item in sources]
         else:
             targets = [s for s in self.catalog.list_sources() if s.kind != SourceKind.STREAM]
-        return [
+        reports = [
             index_source(
                 source,
                 catalog=self.catalog,
@@ -168,20 +223,153 @@ class Workspace:
             )
             for source in targets
         ]
+        if objects:
+            for report in reports:
+                [report.objects] = self.index_objects([report.source.id], max_frames=max_frames)
+        return reports
+
+    def index_objects(
+        self,
+        sources: Sequence[int | str] | None = None,
+        *,
+        max_frames: int | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> list[ObjectIndexReport]:
+        """Detect, crop and embed the objects of indexed frames not scanned yet (resumable)."""
+        if sources:
+            targets = [self.catalog.get_source(item) for item in sources]
+        else:
+            targets = self.catalog.list_sources()
+        return [
+            index_objects(
+                source,
+                catalog=self.catalog,
+                object_index=self.object_index,
+                embedder=self.embedder,
+                detector=self.detector,
+                settings=self.settings.objects,
+                home=self.home,
+                max_frames=max_frames,
+                on_progress=on_progress,
+            )
+            for source in targets
+        ]
+
+    def filters(
+        self,
+        *,
+        sources: Sequence[int | str] | None = None,
+        **restrictions: Any,
+    ) -> SearchFilters:
+        """Search filters with sources given by id or name (unknown ones are a clear error)."""
+        source_ids = tuple(self.catalog.get_source(s).id for s in sources) if sources else None
+        return SearchFilters(sources=source_ids, **restrictions)
 
     def search(
-        self, query: str, *, limit: int = 10, sources: Sequence[int | str] | None = None
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        sources: Sequence[int | str] | None = None,
+        target: Target | str = Target.FRAMES,
+        filters: SearchFilters | None = None,
     ) -> list[SearchHit]:
-        """Natural-language search over indexed frames, best first."""
-        source_ids = [self.catalog.get_source(item).id for item in sources] if sources else None
+        """Natural-language search over indexed frames or objects, best first."""
+        target = Target(target)
         return search_by_text(
             query,
             catalog=self.catalog,
-            vector_index=self.vector_index,
+            vector_index=self._index_for(target),
             embedder=self.embedder,
+            target=target,
+            filters=self._with_sources(filters, sources),
             limit=limit,
-            source_ids=source_ids,
+            offset=offset,
         )
+
+    def search_image(
+        self,
+        image: np.ndarray | bytes,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        sources: Sequence[int | str] | None = None,
+        target: Target | str = Target.FRAMES,
+        filters: SearchFilters | None = None,
+    ) -> list[SearchHit]:
+        """Frames or objects that look like an image (RGB array, or encoded bytes)."""
+        pixels = decode_image(image) if isinstance(image, bytes) else image
+        vector = self.embedder.embed_images([pixels])[0]
+        target = Target(target)
+        return search_by_vector(
+            vector,
+            catalog=self.catalog,
+            vector_index=self._index_for(target),
+            model_id=self.embedder.model_id,
+            target=target,
+            filters=self._with_sources(filters, sources),
+            limit=limit,
+            offset=offset,
+        )
+
+    def more_like(
+        self,
+        *,
+        frame_id: int | None = None,
+        object_id: int | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        filters: SearchFilters | None = None,
+    ) -> list[SearchHit]:
+        """ "Find more like this": frames like a stored frame, or objects like a stored object."""
+        if (frame_id is None) == (object_id is None):
+            raise InvalidInputError("give exactly one of frame_id or object_id")
+        model_id = self.embedder.model_id
+        if frame_id is not None:
+            target, own_id = Target.FRAMES, frame_embedding_id(self.catalog, frame_id, model_id)
+            vector = self.catalog.get_vectors([own_id])[0]
+        else:
+            assert object_id is not None
+            target, own_id = Target.OBJECTS, object_embedding_id(self.catalog, object_id, model_id)
+            vector = ObjectVectors(self.catalog).get_vectors([own_id])[0]
+        return search_by_vector(
+            vector,
+            catalog=self.catalog,
+            vector_index=self._index_for(target),
+            model_id=model_id,
+            target=target,
+            filters=filters,
+            limit=limit,
+            offset=offset,
+            exclude=[own_id],
+        )
+
+    def match_object(
+        self, object_id: int, *, limit: int = 10, filters: SearchFilters | None = None
+    ) -> list[ObjectMatch]:
+        """The same-looking object on other sources, ordered by time (a cross-camera track)."""
+        return match_object(
+            object_id,
+            catalog=self.catalog,
+            object_index=self.object_index,
+            model_id=self.embedder.model_id,
+            home=self.home,
+            limit=limit,
+            filters=filters,
+        )
+
+    def _index_for(self, target: Target) -> VectorIndex:
+        return self.object_index if target == Target.OBJECTS else self.vector_index
+
+    def _with_sources(
+        self, filters: SearchFilters | None, sources: Sequence[int | str] | None
+    ) -> SearchFilters:
+        filters = filters or SearchFilters()
+        if sources:
+            ids = tuple(self.catalog.get_source(item).id for item in sources)
+            filters = replace(filters, sources=ids)
+        return filters
 
     def contact_sheet(self, hits: Sequence[SearchHit], path: Path, *, title: str = "") -> Path:
         return write_contact_sheet(hits, home=self.home, path=path, title=title)
@@ -403,6 +591,118 @@ class Workspace:
         store = EventStore(self.catalog.engine)
         store.get_event(event_id)  # NotFoundError for an unknown id
         return store.deliveries(event_id)
+
+    # -- model factory (small models distilled per scenario: vigil.distill; imported lazily
+    # -- so that opening a workspace does not import torch or onnxruntime) ------------------
+
+    def distill(
+        self,
+        scenario: str,
+        version: int | None = None,
+        *,
+        progress: bool = True,
+        measure_teacher: bool = False,
+    ) -> DistillOutcome:
+        """Train, prune, quantize, register and report small models for a labeled scenario."""
+        from vigil.distill.pipeline import distill_workspace
+
+        return distill_workspace(
+            self, scenario, version, progress=progress, measure_teacher=measure_teacher
+        )
+
+    def list_models(self, scenario: str | None = None) -> list[ModelRecord]:
+        from vigil.distill.registry import list_models
+
+        return list_models(self.catalog, scenario=scenario)
+
+    def get_model(self, reference: int | str) -> ModelRecord:
+        from vigil.distill.registry import get_model
+
+        return get_model(self.catalog, reference)
+
+    def export_model(self, reference: int | str, destination: Path) -> Path:
+        """Copy a ready model's ONNX file out, checking its hash against the registry."""
+        from vigil.distill.registry import export_model
+
+        return export_model(self.catalog, reference, Path(destination))
+
+    # -- segments, clusters, retrieval evaluation (vigil.search.segments / .clusters,
+    # -- vigil.evaluation.retrieval; imported lazily so opening a workspace skips scikit-learn)
+
+    def search_segments(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        candidates: int = 200,
+        gap_s: float | None = None,
+        sources: Sequence[int | str] | None = None,
+        target: Target | str = Target.FRAMES,
+        filters: SearchFilters | None = None,
+    ) -> list[Segment]:
+        """Text search whose best ``candidates`` hits are merged into time segments (events).
+
+        ``gap_s`` defaults to twice the sampling interval: one missed sample (a frame
+        that scored lower or was deduplicated) does not split an event.
+        """
+        from vigil.search.segments import default_gap, merge_segments
+
+        if limit < 1 or candidates < 1:
+            raise InvalidInputError(f"limit and candidates must be >= 1, got {limit}, {candidates}")
+        hits = self.search(query, limit=candidates, sources=sources, target=target, filters=filters)
+        gap = default_gap(self.settings.sampling.interval_s) if gap_s is None else gap_s
+        return merge_segments(hits, gap_s=gap, limit=limit)
+
+    def clusters(
+        self,
+        target: Target | str = Target.FRAMES,
+        *,
+        sources: Sequence[int | str] | None = None,
+        min_cluster_size: int = 5,
+        min_samples: int | None = None,
+        max_points: int = 5000,
+        members: int = 8,
+        seed: int = 0,
+    ) -> ClusterReport:
+        """Group stored frame or object vectors of the active model by similarity (HDBSCAN)."""
+        from vigil.search.clusters import cluster_catalog
+
+        source_ids = [self.catalog.get_source(s).id for s in sources] if sources else None
+        return cluster_catalog(
+            self.catalog,
+            embedder=self.embedder,
+            target=target,
+            source_ids=source_ids,
+            min_cluster_size=min_cluster_size,
+            min_samples=min_samples,
+            max_points=max_points,
+            members_per_cluster=members,
+            seed=seed,
+        )
+
+    def cluster_members(self, report: ClusterReport, label: int) -> list[SearchHit]:
+        """The shown members of one cluster as hits (score = cosine to its centroid)."""
+        from vigil.search.clusters import member_hits
+
+        if not 0 <= label < len(report.clusters):
+            raise InvalidInputError(
+                f"cluster label must be in 0..{len(report.clusters) - 1}, got {label}"
+            )
+        return member_hits(self.catalog, report, report.clusters[label])
+
+    def evaluate_retrieval(
+        self, *, dataset: str = "fashion-mnist", per_class: int = 50, seed: int = 0
+    ) -> RetrievalReport:
+        """Recall@k / precision@k / mAP of the active model; image vectors cached in home/cache."""
+        from vigil.evaluation.retrieval import evaluate_retrieval
+
+        return evaluate_retrieval(
+            self.embedder,
+            dataset=dataset,
+            per_class=per_class,
+            seed=seed,
+            cache_dir=self.home / "cache",
+        )
 
 
 def _default_name(location: str) -> str:

@@ -50,8 +50,8 @@ def test_index_job_then_search_thumbnails_and_more_like_this(
 
     similar = client.get(f"/api/v1/search/similar/{first['frame_id']}", params={"limit": 3})
     assert similar.status_code == 200
-    assert similar.json()["hits"][0]["frame_id"] == first["frame_id"]  # itself, score 1
-    assert similar.json()["hits"][0]["score"] == pytest.approx(1.0, abs=1e-4)
+    similar_ids = [hit["frame_id"] for hit in similar.json()["hits"]]
+    assert len(similar_ids) == 3 and first["frame_id"] not in similar_ids  # never itself
 
     # Searching with the thumbnail as a picture finds that frame first.
     by_image = client.post(

@@ -188,6 +188,10 @@ class ObjectScanRow(Base):
     objects_found: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-from vigil.catalog import scenarios_schema  # noqa: E402, F401  (revision scenarios_0001)
-from vigil.catalog import api_schema  # noqa: E402, F401  (revision api_0001)
-from vigil.catalog import events_schema  # noqa: E402, F401  (revision events_0001)
+
+from vigil.catalog import (  # noqa: E402  (after Base: each module adds its tables)
+    api_schema,  # noqa: F401  (revision api_0001)
+    events_schema,  # noqa: F401  (revision events_0001)
+    models_schema,  # noqa: F401  (revision models_0001)
+    scenarios_schema,  # noqa: F401  (revision scenarios_0001)
+)

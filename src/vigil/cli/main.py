@@ -6,24 +6,20 @@ here holds logic that the REST API would also need.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 from tqdm import tqdm
 
-from vigil.errors import InvalidInputError, VigilError
+from vigil.cli.common import friendly_errors
+from vigil.errors import InvalidInputError
 from vigil.settings import Settings
 from vigil.sources.types import SourceKind
 from vigil.structure.indexing import IndexProgress
 from vigil.workspace import Workspace
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 app = typer.Typer(
     help="Vigil: turn idle camera video into searchable, structured data.", no_args_is_help=True
@@ -34,23 +30,6 @@ source_app = typer.Typer(
 models_app = typer.Typer(help="Inspect the image-text models Vigil can use.", no_args_is_help=True)
 app.add_typer(source_app, name="source")
 app.add_typer(models_app, name="models")
-
-
-def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn library errors into one clear line and exit status 1."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except VigilError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted: work written so far is kept; run again to resume", err=True)
-            raise typer.Exit(130) from None
-
-    return run
 
 
 @app.callback()
@@ -207,6 +186,12 @@ def index(
             help="Run on a Ray cluster: HOST:PORT of its head, 'auto' or 'local' (docs/ray.md).",
         ),
     ] = None,
+    objects: Annotated[
+        bool,
+        typer.Option(
+            "--objects", help="Also detect, crop and embed objects (people, vehicles...)."
+        ),
+    ] = False,
 ) -> None:
     """Sample, embed and store frames; resumes where an earlier run stopped."""
     settings = context.obj
@@ -261,6 +246,7 @@ def index(
             max_frames=max_frames,
             max_seconds=max_seconds,
             on_progress=show,
+            objects=objects,
         )
     for bar in bars.values():
         bar.close()
@@ -276,51 +262,15 @@ def index(
         )
         for error in report.errors:
             typer.echo(f"  warning: {error}", err=True)
-
-
-@app.command("search")
-@friendly_errors
-def search(
-    context: typer.Context,
-    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many hits.")] = 10,
-    source: Annotated[
-        list[str] | None, typer.Option(help="Only these source ids or names (repeatable).")
-    ] = None,
-    sheet: Annotated[
-        Path | None, typer.Option(help="Write a contact sheet image of the hits here.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Find frames that match a text query."""
-    with _workspace(context) as workspace:
-        hits = workspace.search(query, limit=limit, sources=[_id_or_name(s) for s in source or []])
-        if sheet is not None and hits:
-            workspace.contact_sheet(hits, sheet, title=f'"{query}"')
-        home = workspace.home
-    if as_json:
-        rows = [
-            {
-                "rank": h.rank,
-                "score": round(h.score, 4),
-                "source": h.source.name,
-                "source_id": h.source.id,
-                "media_time": h.frame.media_time,
-                "frame_index": h.frame.frame_index,
-                "captured_at": h.frame.captured_at.isoformat() if h.frame.captured_at else None,
-                "thumbnail": str(home / h.frame.thumbnail_path),
-            }
-            for h in hits
-        ]
-        typer.echo(json.dumps({"query": query, "hits": rows}, indent=2))
-    else:
-        if not hits:
-            typer.echo("no hits: nothing indexed yet for these sources ('vigil index' first)")
-        typer.echo(f'query: "{query}"')
-        for hit in hits:
-            typer.echo(hit.describe())
-    if sheet is not None and hits:
-        typer.echo(f"contact sheet: {sheet}", err=True)
+        if report.objects is not None:  # -- objects --
+            found = ", ".join(
+                f"{n} {label}" for label, n in sorted(report.objects.by_label.items())
+            )
+            typer.echo(
+                f"  objects: {report.objects.objects_stored} from "
+                f"{report.objects.frames_scanned} frames ({found or 'none'}) in "
+                f"{report.objects.seconds:.1f}s"
+            )
 
 
 @models_app.command("list")
@@ -343,6 +293,13 @@ def models_list(context: typer.Context) -> None:
     typer.echo(f"auto picks: {chosen or 'nothing (install the bundled models: make setup)'}")
 
 
+# -- search, image search, more-like-this, cross-camera matching (vigil.cli.search) ---
+from vigil.cli.search import match, search  # noqa: E402  (needs friendly_errors above)
+
+app.command("search")(search)
+app.command("match")(match)
+
+
 # -- REST API and console (vigil.cli.serve) ---
 from vigil.cli.serve import keys_app, serve  # noqa: E402
 
@@ -361,6 +318,23 @@ from vigil.cli.runtime import events_app, run  # noqa: E402  (needs friendly_err
 
 app.command("run")(run)
 app.add_typer(events_app, name="events")
+
+
+# -- model factory (vigil.cli.models) ---
+from vigil.cli.models import distill, model_app  # noqa: E402
+
+app.command("distill")(distill)
+app.add_typer(model_app, name="model")
+
+
+# -- clusters and evaluation (vigil.cli.clusters, vigil.cli.evaluate) ---
+from vigil.cli.clusters import clusters  # noqa: E402
+from vigil.cli.evaluate import eval_app  # noqa: E402
+from vigil.cli.scenarios import eval_scenario  # noqa: E402
+
+app.command("clusters")(clusters)
+eval_app.command("scenario")(eval_scenario)
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

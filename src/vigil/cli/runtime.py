@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.main import friendly_errors
+from vigil.cli.common import friendly_errors
 from vigil.errors import InvalidInputError
 from vigil.runtime.types import SourceHealth
 from vigil.settings import Settings

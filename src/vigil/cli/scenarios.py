@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from vigil.cli.main import friendly_errors
+from vigil.cli.common import friendly_errors
 from vigil.scenarios.spec import ItemKind, quick_spec
 from vigil.scenarios.types import AutolabelProgress
 from vigil.settings import Settings

@@ -5,32 +5,15 @@ Thin: the app comes from ``vigil.api.create_app``, keys from ``vigil.api.auth``.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
 
 from vigil.api.auth import create_key
 from vigil.api.store import ApiStore, Role
 from vigil.catalog.store import Catalog
+from vigil.cli.common import friendly_errors
 from vigil.settings import Settings
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """``vigil.cli.main.friendly_errors``, imported late: main imports this module."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        from vigil.cli.main import friendly_errors as wrap
-
-        return wrap(command)(*args, **kwargs)
-
-    return run
-
 
 keys_app = typer.Typer(help="Create, list and revoke REST API keys.", no_args_is_help=True)
 

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Annotated
 
 import cv2
 import numpy as np
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import FileResponse
 
 from vigil.api.deps import Reader, ServicesDep
 from vigil.api.schemas.common import ERROR_RESPONSES, NO_CONTROL, IdItem, IdPath
-from vigil.api.schemas.search import FrameOut, HitOut, SearchOut
+from vigil.api.schemas.search import FrameOut, HitOut, MatchOut, SearchOut
+from vigil.catalog.objects import get_object
 from vigil.errors import InvalidInputError, NotFoundError
-from vigil.search.text import MAX_RESULTS, search_by_vector
-from vigil.search.types import SearchHit
+from vigil.search.text import MAX_RESULTS
+from vigil.search.types import SearchFilters, SearchHit, Target
 
 router = APIRouter(prefix="/api/v1", tags=["search"], responses=ERROR_RESPONSES)
 
 Limit = Annotated[int, Query(ge=1, le=MAX_RESULTS, description="How many hits.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_RESULTS - 1, description="Hits to skip (pagination).")]
 SourceFilter = Annotated[
     list[IdItem] | None, Query(description="Only these source ids (repeatable).")
 ]
@@ -29,18 +32,38 @@ class UnsupportedImageError(InvalidInputError):
     """The upload is not an image the decoder understands (answered with 415)."""
 
 
-def _vector_search(
-    svc: ServicesDep, vector: np.ndarray, limit: int, sources: list[int] | None
-) -> list[SearchHit]:
-    workspace = svc.workspace
-    return search_by_vector(
-        vector,
-        catalog=workspace.catalog,
-        vector_index=workspace.vector_index,
-        model_id=workspace.embedder.model_id,
-        limit=limit,
-        source_ids=[workspace.get_source(s).id for s in sources] if sources else None,
+def search_filters(
+    source: SourceFilter = None,
+    site: Annotated[
+        list[Annotated[str, Query(max_length=200, pattern=NO_CONTROL)]] | None,
+        Query(description="Only sources at these sites (repeatable)."),
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Captured at or after (ISO 8601 with zone).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Captured at or before (ISO 8601 with zone).")
+    ] = None,
+    class_name: Annotated[
+        list[Annotated[str, Query(max_length=100, pattern=NO_CONTROL)]] | None,
+        Query(alias="class", description="Objects of these COCO classes only (repeatable)."),
+    ] = None,
+    min_score: Annotated[
+        float | None, Query(ge=0.0, le=1.0, description="Minimum detector score (objects).")
+    ] = None,
+) -> SearchFilters:
+    return SearchFilters(
+        sources=tuple(source) if source else None,
+        sites=tuple(site) if site else None,
+        since=since,
+        until=until,
+        classes=tuple(class_name) if class_name else None,
+        min_detection_score=min_score,
     )
+
+
+Filters = Annotated[SearchFilters, Depends(search_filters)]
+TargetQuery = Annotated[Target, Query(description="Rank whole frames or detected objects.")]
 
 
 def _answer(svc: ServicesDep, query: str, started: float, hits: list[SearchHit]) -> SearchOut:
@@ -52,7 +75,12 @@ def _answer(svc: ServicesDep, query: str, started: float, hits: list[SearchHit])
     )
 
 
-@router.get("/search", response_model=SearchOut, summary="Search frames with plain words")
+def _check_sources(svc: ServicesDep, filters: SearchFilters) -> None:
+    for source_id in filters.sources or ():
+        svc.workspace.get_source(source_id)  # unknown ids: 404, not an empty page
+
+
+@router.get("/search", response_model=SearchOut, summary="Search frames or objects with words")
 def search_text(
     svc: ServicesDep,
     _: Reader,
@@ -60,23 +88,30 @@ def search_text(
         str,
         Query(min_length=1, max_length=500, pattern=NO_CONTROL, description="What to look for."),
     ],
+    filters: Filters,
     limit: Limit = 24,
-    source: SourceFilter = None,
+    offset: Offset = 0,
+    target: TargetQuery = Target.FRAMES,
 ) -> SearchOut:
     started = time.perf_counter()
-    hits = svc.workspace.search(q, limit=limit, sources=source or None)
+    _check_sources(svc, filters)
+    hits = svc.workspace.search(q, limit=limit, offset=offset, target=target, filters=filters)
     return _answer(svc, q, started, hits)
 
 
 @router.post(
-    "/search/image", response_model=SearchOut, summary="Search frames that look like a picture"
+    "/search/image",
+    response_model=SearchOut,
+    summary="Search frames or objects that look like a picture",
 )
 def search_image(
     svc: ServicesDep,
     _: Reader,
     file: Annotated[UploadFile, File(description="A JPEG/PNG/WebP/BMP picture.")],
+    filters: Filters,
     limit: Limit = 24,
-    source: SourceFilter = None,
+    offset: Offset = 0,
+    target: TargetQuery = Target.FRAMES,
 ) -> SearchOut:
     started = time.perf_counter()
     data = file.file.read()
@@ -88,9 +123,12 @@ def search_image(
             f"the upload ({file.content_type or 'unknown type'}, {len(data)} bytes) is not an "
             "image the decoder understands; expected JPEG, PNG, WebP or BMP"
         )
+    _check_sources(svc, filters)
     image = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)  # (H, W, 3) uint8 RGB
-    vector = svc.workspace.embedder.embed_images([image])[0]
-    return _answer(svc, "image upload", started, _vector_search(svc, vector, limit, source))
+    hits = svc.workspace.search_image(
+        image, limit=limit, offset=offset, target=target, filters=filters
+    )
+    return _answer(svc, "image upload", started, hits)
 
 
 @router.get(
@@ -99,14 +137,63 @@ def search_image(
     summary="More like this: frames similar to an indexed frame",
 )
 def search_similar(
-    frame_id: IdPath, svc: ServicesDep, _: Reader, limit: Limit = 24, source: SourceFilter = None
+    frame_id: IdPath,
+    svc: ServicesDep,
+    _: Reader,
+    filters: Filters,
+    limit: Limit = 24,
+    offset: Offset = 0,
 ) -> SearchOut:
     started = time.perf_counter()
-    workspace = svc.workspace
-    embedding_id = svc.store.frame_embedding_id(frame_id, workspace.embedder.model_id)
-    vector = workspace.vector_index.reconstruct([embedding_id])[0]
-    hits = _vector_search(svc, vector, limit, source)
+    _check_sources(svc, filters)
+    hits = svc.workspace.more_like(frame_id=frame_id, limit=limit, offset=offset, filters=filters)
     return _answer(svc, f"frame {frame_id}", started, hits)
+
+
+@router.get(
+    "/search/similar-object/{object_id}",
+    response_model=SearchOut,
+    summary="More like this: objects similar to a detected object",
+)
+def search_similar_object(
+    object_id: IdPath,
+    svc: ServicesDep,
+    _: Reader,
+    filters: Filters,
+    limit: Limit = 24,
+    offset: Offset = 0,
+) -> SearchOut:
+    started = time.perf_counter()
+    _check_sources(svc, filters)
+    hits = svc.workspace.more_like(object_id=object_id, limit=limit, offset=offset, filters=filters)
+    return _answer(svc, f"object {object_id}", started, hits)
+
+
+@router.get(
+    "/objects/{object_id}/matches",
+    response_model=list[MatchOut],
+    summary="The same-looking object on other cameras, ordered by time",
+)
+def object_matches(
+    object_id: IdPath, svc: ServicesDep, _: Reader, filters: Filters, limit: Limit = 10
+) -> list[MatchOut]:
+    _check_sources(svc, filters)
+    matches = svc.workspace.match_object(object_id, limit=limit, filters=filters)
+    return [MatchOut.of(match) for match in matches]
+
+
+@router.get(
+    "/objects/{object_id}/thumbnail",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}},
+    summary="An object's crop thumbnail (by id)",
+)
+def object_thumbnail(object_id: IdPath, svc: ServicesDep, _: Reader) -> FileResponse:
+    obj = get_object(svc.workspace.catalog, object_id)
+    path = svc.inside_home(obj.thumbnail_path)
+    if not path.is_file():
+        raise NotFoundError(f"crop thumbnail of object {object_id} is missing from the workspace")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
 
 @router.get("/frames/{frame_id}", response_model=FrameOut, summary="One frame's record")

@@ -6,7 +6,27 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from vigil.catalog.objects import ObjectRecord
+from vigil.search.matching import ObjectMatch
 from vigil.search.types import SearchHit
+
+
+class ObjectOut(BaseModel):
+    id: int
+    label: str = Field(description="COCO class from the detector.")
+    score: float = Field(description="Detector confidence, 0..1.")
+    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in frame pixels.")
+    thumbnail_url: str
+
+    @classmethod
+    def of(cls, obj: ObjectRecord) -> ObjectOut:
+        return cls(
+            id=obj.id,
+            label=obj.label,
+            score=round(obj.score, 4),
+            box=obj.box,
+            thumbnail_url=f"/api/v1/objects/{obj.id}/thumbnail",
+        )
 
 
 class HitOut(BaseModel):
@@ -19,10 +39,12 @@ class HitOut(BaseModel):
     frame_index: int
     captured_at: datetime | None
     thumbnail_url: str = Field(description="Served by frame id, never by file path.")
+    object: ObjectOut | None = Field(None, description="The object, for object searches.")
 
     @classmethod
     def of(cls, hit: SearchHit) -> HitOut:
         return cls(
+            object=ObjectOut.of(hit.object) if hit.object is not None else None,
             rank=hit.rank,
             score=round(hit.score, 5),
             frame_id=hit.frame.id,
@@ -32,6 +54,20 @@ class HitOut(BaseModel):
             frame_index=hit.frame.frame_index,
             captured_at=hit.frame.captured_at,
             thumbnail_url=f"/api/v1/frames/{hit.frame.id}/thumbnail",
+        )
+
+
+class MatchOut(BaseModel):
+    hit: HitOut
+    appearance: float = Field(description="Colour-histogram similarity of the crops, 0..1.")
+    combined: float = Field(description="What matches are chosen by (semantic + appearance).")
+
+    @classmethod
+    def of(cls, match: ObjectMatch) -> MatchOut:
+        return cls(
+            hit=HitOut.of(match.hit),
+            appearance=round(match.appearance, 5),
+            combined=round(match.combined, 5),
         )
 
 
