@@ -451,14 +451,21 @@ class Workspace:
         max_items: int | None = None,
         on_progress: Callable[[AutolabelProgress], None] | None = None,
         relabel: bool = False,
+        ray: str | None = None,
     ) -> AutolabelReport:
         """Label every indexed item of the scenario's newest version from stored vectors.
 
         Resumable: items already labeled at this version are skipped; ``relabel``
         labels everything again (after answers, with the refitted classifier).
+        ``ray`` (HOST:PORT, 'auto' or 'local') scores the batches on a Ray cluster.
         """
         from vigil.scenarios.autolabel import autolabel
 
+        score = None
+        if ray is not None:
+            from vigil.scale.ray_autolabel import ray_scorer
+
+            score = ray_scorer(ray, max_retries=self.settings.scale.max_task_retries)
         return autolabel(
             self.catalog,
             self.get_scenario(scenario),
@@ -467,6 +474,7 @@ class Workspace:
             max_items=max_items,
             on_progress=on_progress,
             relabel=relabel,
+            score=score,
         )
 
     def review_queue(self, scenario: str, limit: int | None = None) -> list[ReviewItem]:

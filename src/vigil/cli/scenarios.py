@@ -155,6 +155,12 @@ def scenario_label(
     relabel: Annotated[
         bool, typer.Option(help="Label everything again (e.g. after answering the review queue).")
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray", metavar="ADDRESS", help="Score on a Ray cluster: HOST:PORT, 'auto' or 'local'."
+        ),
+    ] = None,
 ) -> None:
     """Auto-label the indexed archive from stored vectors (resumes where it stopped)."""
     with _workspace(context) as workspace, tqdm(unit="item", disable=None) as bar:
@@ -165,7 +171,7 @@ def scenario_label(
             bar.refresh()
 
         report = workspace.autolabel(
-            name, max_items=max_items, on_progress=progress, relabel=relabel
+            name, max_items=max_items, on_progress=progress, relabel=relabel, ray=ray
         )
     ece = f", ECE {report.ece:.3f}" if report.ece is not None else ""
     typer.echo(

@@ -14,8 +14,9 @@ new version of the scenario labels everything again under that version.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -146,6 +147,20 @@ def build_classifier(
     )
 
 
+BatchScorer = Callable[
+    [ScenarioClassifier, Iterator[tuple[np.ndarray, np.ndarray]]],
+    Iterator[tuple[np.ndarray, np.ndarray]],
+]
+
+
+def score_locally(
+    model: ScenarioClassifier, batches: Iterator[tuple[np.ndarray, np.ndarray]]
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids, probabilities) for each (ids, vectors) batch, in this process."""
+    for ids, vectors in batches:
+        yield ids, model.predict_proba(vectors)
+
+
 def autolabel(
     catalog: Catalog,
     record: ScenarioRecord,
@@ -156,6 +171,7 @@ def autolabel(
     on_progress: Callable[[AutolabelProgress], None] | None = None,
     classifier: ScenarioClassifier | None = None,
     relabel: bool = False,
+    score: BatchScorer | None = None,
 ) -> AutolabelReport:
     """Label every target item of the archive not yet labeled at this version.
 
@@ -163,6 +179,9 @@ def autolabel(
     how tests and the CLI make a partial run on purpose; run again to resume.
     ``relabel`` first drops this version's machine labels, so a classifier refitted
     on new answers labels everything again (answers themselves are kept).
+    ``score`` maps the stream of (ids, vectors) batches to (ids, probabilities)
+    in the same order; the default scores here, ``vigil.scale`` scores on Ray.
+    Writing stays in this process either way, so a resumed run relabels nothing.
     """
     started = time.perf_counter()
     model = classifier or build_classifier(catalog, record, embedder)
@@ -172,16 +191,17 @@ def autolabel(
     total = count_target_items(catalog, record.spec, embedder.model_id)
     before = count_labels(catalog, record)
     labeled = 0
-    for ids, vectors in iter_target_vectors(
+    batches = iter_target_vectors(
         catalog,
         record.spec,
         embedder.model_id,
         unlabeled_for=(record.id, record.version),
         batch_size=batch_size,
-    ):
-        if max_items is not None and labeled >= max_items:
-            break
-        probs = model.predict_proba(vectors)
+    )
+    if max_items is not None:
+        batches = itertools.islice(batches, max(1, -(-max_items // batch_size)))
+    scored = (score or score_locally)(model, batches)
+    for ids, probs in scored:
         labeled += write_labels(
             catalog, record, ids, probs, model_id=provenance, method=model.method
         )
