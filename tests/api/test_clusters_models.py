@@ -36,3 +36,15 @@ def test_distilled_models_and_distill_jobs(indexed_fake_client: TestClient) -> N
     assert unknown.status_code == 404
     bad = indexed_fake_client.post("/api/v1/jobs/distill", json={"scenario": "", "extra": 1})
     assert bad.status_code == 422
+
+
+def test_object_filters_on_a_frame_search_are_a_clear_error(
+    indexed_fake_client: TestClient,
+) -> None:
+    answer = indexed_fake_client.get("/api/v1/search", params={"q": "people", "class": "person"})
+    assert answer.status_code == 422
+    assert "object searches" in answer.json()["detail"]
+    objects = indexed_fake_client.get(
+        "/api/v1/search", params={"q": "people", "class": "person", "target": "objects"}
+    )
+    assert objects.status_code == 200 and objects.json()["hits"] == []  # no object pass yet

@@ -34,6 +34,7 @@ from vigil.catalog.schema import (
     SourceRow,
 )
 from vigil.catalog.store import Catalog
+from vigil.errors import InvalidInputError
 from vigil.search.types import SearchFilters, Target
 
 _READ_CHUNK = 200_000
@@ -92,6 +93,13 @@ def allowed_ids(
     """Ascending vector ids passing the filters, or None when every item qualifies."""
     if not filters.restricts_items:
         return None
+    if target == Target.FRAMES and (
+        filters.classes is not None or filters.min_detection_score is not None
+    ):
+        raise InvalidInputError(
+            "object class and detector-score filters apply to object searches: "
+            "search objects (target=objects, or --objects in the CLI) to use them"
+        )
     columns = filter_columns(catalog, model_id, target)
     site_sources = _sources_at(catalog, filters.sites) if filters.sites is not None else None
     allowed: np.ndarray = columns.ids[columns.mask(filters, site_sources)]

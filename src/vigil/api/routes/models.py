@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, status
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from vigil.api.deps import Admin, Reader, ServicesDep
@@ -92,15 +92,16 @@ def get_distilled(model_id: IdPath, svc: ServicesDep, _: Reader) -> DistilledOut
 
 @router.get(
     "/distilled/{model_id}/report",
-    response_class=PlainTextResponse,
+    response_class=Response,
+    responses={200: {"content": {"text/markdown": {"schema": {"type": "string"}}}}},
     summary="The model's distillation report (Markdown)",
 )
-def distilled_report(model_id: IdPath, svc: ServicesDep, _: Reader) -> PlainTextResponse:
+def distilled_report(model_id: IdPath, svc: ServicesDep, _: Reader) -> Response:
     record = svc.workspace.get_model(model_id)
     path = svc.inside_home(f"models/{record.id}/report.md")
     if not path.is_file():
         raise NotFoundError(f"model {model_id} has no report (it may have failed)")
-    return PlainTextResponse(path.read_text(encoding="utf-8"), media_type="text/markdown")
+    return Response(path.read_text(encoding="utf-8"), media_type="text/markdown")
 
 
 @router.get(
