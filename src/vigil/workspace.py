@@ -104,27 +104,24 @@ class Workspace:
     def vector_index(self) -> VectorIndex:
         """The index of the active embedder's space, reconciled with the catalog on first use."""
         if self._vector_index is None:
-            embedder = self.embedder
-            path = self.home / "index" / f"{_file_safe(embedder.model_id)}.faiss"
-            index = VectorIndex.open(
-                path, embedder.dim, self.settings.index, model_id=embedder.model_id
-            )
-            sync_with_catalog(index, self.catalog, embedder.model_id)
-            self._vector_index = index
+            self._vector_index = self._open_index(".faiss", self.catalog)
         return self._vector_index
 
     @property
     def object_index(self) -> VectorIndex:
         """The objects' own index (crop vectors), in the same space as the frames'."""
         if self._object_index is None:
-            embedder = self.embedder
-            path = self.home / "index" / f"{_file_safe(embedder.model_id)}.objects.faiss"
-            index = VectorIndex.open(
-                path, embedder.dim, self.settings.index, model_id=embedder.model_id
-            )
-            sync_with_catalog(index, ObjectVectors(self.catalog), embedder.model_id)
-            self._object_index = index
+            self._object_index = self._open_index(".objects.faiss", ObjectVectors(self.catalog))
         return self._object_index
+
+    def _open_index(self, suffix: str, table: Catalog | ObjectVectors) -> VectorIndex:
+        embedder = self.embedder
+        path = self.home / "index" / f"{_file_safe(embedder.model_id)}{suffix}"
+        index = VectorIndex.open(
+            path, embedder.dim, self.settings.index, model_id=embedder.model_id
+        )
+        sync_with_catalog(index, table, embedder.model_id)
+        return index
 
     @property
     def detector(self) -> CocoDetector:

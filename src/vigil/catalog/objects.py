@@ -23,7 +23,14 @@ from vigil.catalog.schema import (
     SourceRow,
     utcnow,
 )
-from vigil.catalog.store import Catalog, _chunks, _decode, _frame, _source
+from vigil.catalog.store import (
+    Catalog,
+    _chunks,
+    _frame,
+    _source,
+    iter_stored_vectors,
+    read_vectors,
+)
 from vigil.catalog.types import FrameRecord
 from vigil.errors import InvalidInputError, NotFoundError
 from vigil.sources.types import Source
@@ -266,43 +273,14 @@ class ObjectVectors:
             return np.asarray(session.scalars(statement).all(), dtype=np.int64)
 
     def get_vectors(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        wanted = [int(i) for i in ids]
-        by_id: dict[int, bytes] = {}
-        with guard("read object vectors"), self.catalog.reads() as session:
-            for chunk in _chunks(wanted):
-                rows = session.execute(
-                    select(ObjectEmbeddingRow.id, ObjectEmbeddingRow.vector).where(
-                        ObjectEmbeddingRow.id.in_(chunk)
-                    )
-                )
-                by_id.update({int(row_id): blob for row_id, blob in rows})
-        missing = [i for i in wanted if i not in by_id]
-        if missing:
-            raise NotFoundError(
-                f"{len(missing)} object vector id(s) not stored, e.g. {missing[:5]}"
-            )
-        if not wanted:
-            return np.empty((0, 0), dtype=np.float32)
-        return _decode([by_id[i] for i in wanted])
+        return read_vectors(self.catalog.reads, ObjectEmbeddingRow, ids, what="object vector")
 
     def iter_vectors(
         self, model_id: str, batch_size: int = 10_000, after_id: int = 0
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        while True:
-            with guard("read object vectors"), self.catalog.reads() as session:
-                rows = session.execute(
-                    select(ObjectEmbeddingRow.id, ObjectEmbeddingRow.vector)
-                    .where(
-                        ObjectEmbeddingRow.model_id == model_id, ObjectEmbeddingRow.id > after_id
-                    )
-                    .order_by(ObjectEmbeddingRow.id)
-                    .limit(batch_size)
-                ).all()
-            if not rows:
-                return
-            ids = np.fromiter((row_id for row_id, _ in rows), dtype=np.int64, count=len(rows))
-            yield ids, _decode([blob for _, blob in rows])
-            after_id = int(ids[-1])
+        return iter_stored_vectors(
+            self.catalog.reads, ObjectEmbeddingRow, model_id, batch_size, after_id
+        )
 
     def model_dim(self, model_id: str) -> int | None:
         with guard("read the object vector dimension"), self.catalog.reads() as session:

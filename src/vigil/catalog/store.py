@@ -30,7 +30,14 @@ from vigil.catalog.db import (
     migrate,
     safe_url,
 )
-from vigil.catalog.schema import EmbeddingRow, FrameRow, IndexProgressRow, SourceRow, utcnow
+from vigil.catalog.schema import (
+    EmbeddingRow,
+    FrameRow,
+    IndexProgressRow,
+    ObjectEmbeddingRow,
+    SourceRow,
+    utcnow,
+)
 from vigil.catalog.types import (
     CatalogStats,
     FrameRecord,
@@ -278,22 +285,7 @@ class Catalog:
 
     def get_vectors(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """Vectors of the given embedding ids, (N, dim) float32 in the given order."""
-        wanted = [int(i) for i in ids]
-        by_id: dict[int, bytes] = {}
-        with guard("read vectors"), self._reads() as session:
-            for chunk in _chunks(wanted):
-                rows = session.execute(
-                    select(EmbeddingRow.id, EmbeddingRow.vector).where(EmbeddingRow.id.in_(chunk))
-                )
-                by_id.update({int(row_id): blob for row_id, blob in rows})
-        missing = [i for i in wanted if i not in by_id]
-        if missing:
-            raise NotFoundError(
-                f"{len(missing)} embedding id(s) not in the catalog, e.g. {missing[:5]}"
-            )
-        if not wanted:
-            return np.empty((0, 0), dtype=np.float32)
-        return _decode([by_id[i] for i in wanted])
+        return read_vectors(self._reads, EmbeddingRow, ids, what="embedding")
 
     def iter_vectors(
         self, model_id: str, batch_size: int = 10_000, after_id: int = 0
@@ -302,21 +294,7 @@ class Catalog:
 
         Each batch is its own short read, so a long rebuild never holds a transaction.
         """
-        if batch_size < 1:
-            raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
-        while True:
-            with guard("read vectors"), self._reads() as session:
-                rows = session.execute(
-                    select(EmbeddingRow.id, EmbeddingRow.vector)
-                    .where(EmbeddingRow.model_id == model_id, EmbeddingRow.id > after_id)
-                    .order_by(EmbeddingRow.id)
-                    .limit(batch_size)
-                ).all()
-            if not rows:
-                return
-            ids = np.fromiter((row_id for row_id, _ in rows), dtype=np.int64, count=len(rows))
-            yield ids, _decode([blob for _, blob in rows])
-            after_id = int(ids[-1])
+        return iter_stored_vectors(self._reads, EmbeddingRow, model_id, batch_size, after_id)
 
     def count_embeddings(self, model_id: str) -> int:
         with guard("count embeddings"), self._reads() as session:
@@ -499,6 +477,53 @@ def _is_unique_violation(error: BaseException | None) -> bool:
         return False
     message = str(error.orig).lower()
     return "unique" in message or "duplicate key" in message
+
+
+def read_vectors(
+    reads: sessionmaker[Session],
+    table: type[EmbeddingRow] | type[ObjectEmbeddingRow],
+    ids: Sequence[int] | np.ndarray,
+    *,
+    what: str,
+) -> np.ndarray:
+    """Vectors of the given ids of a vector table (frames' or objects'), in the given order."""
+    wanted = [int(i) for i in ids]
+    by_id: dict[int, bytes] = {}
+    with guard(f"read {what} vectors"), reads() as session:
+        for chunk in _chunks(wanted):
+            rows = session.execute(select(table.id, table.vector).where(table.id.in_(chunk)))
+            by_id.update({int(row_id): blob for row_id, blob in rows})
+    missing = [i for i in wanted if i not in by_id]
+    if missing:
+        raise NotFoundError(f"{len(missing)} {what} id(s) not in the catalog, e.g. {missing[:5]}")
+    if not wanted:
+        return np.empty((0, 0), dtype=np.float32)
+    return _decode([by_id[i] for i in wanted])
+
+
+def iter_stored_vectors(
+    reads: sessionmaker[Session],
+    table: type[EmbeddingRow] | type[ObjectEmbeddingRow],
+    model_id: str,
+    batch_size: int,
+    after_id: int,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids, vectors) batches of one model from a vector table, in id order, short reads."""
+    if batch_size < 1:
+        raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
+    while True:
+        with guard("read vectors"), reads() as session:
+            rows = session.execute(
+                select(table.id, table.vector)
+                .where(table.model_id == model_id, table.id > after_id)
+                .order_by(table.id)
+                .limit(batch_size)
+            ).all()
+        if not rows:
+            return
+        ids = np.fromiter((row_id for row_id, _ in rows), dtype=np.int64, count=len(rows))
+        yield ids, _decode([blob for _, blob in rows])
+        after_id = int(ids[-1])
 
 
 def _chunks(items: list[int]) -> Iterator[list[int]]:
