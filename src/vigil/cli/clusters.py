@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vigil.cli.common import friendly_errors
+from vigil.cli.common import friendly_errors, id_or_name
 from vigil.search.clusters import ClusterReport
 from vigil.search.types import SearchHit
 from vigil.settings import Settings
@@ -47,7 +47,7 @@ def clusters(
     with Workspace.open(settings) as workspace:
         report = workspace.clusters(
             "objects" if objects else "frames",
-            sources=[int(s) if s.isdigit() else s for s in source or []] or None,
+            sources=[id_or_name(s) for s in source or []] or None,
             min_cluster_size=min_cluster_size,
             max_points=max_points,
             members=members,

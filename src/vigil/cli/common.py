@@ -9,6 +9,8 @@ from typing import ParamSpec, TypeVar
 import typer
 
 from vigil.errors import VigilError
+from vigil.settings import Settings
+from vigil.workspace import Workspace
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,3 +31,18 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(130) from None
 
     return run
+
+
+def context_settings(context: typer.Context) -> Settings:
+    """The settings the root callback built; defaults when a sub-app runs alone (tests)."""
+    settings = context.obj
+    return settings if isinstance(settings, Settings) else Settings()
+
+
+def open_workspace(context: typer.Context) -> Workspace:
+    return Workspace.open(context_settings(context))
+
+
+def id_or_name(text: str) -> int | str:
+    """A CLI argument that names a source, model or item by number or by name."""
+    return int(text) if text.isdigit() else text

@@ -14,12 +14,11 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
-from vigil.cli.common import friendly_errors
+from vigil.cli.common import friendly_errors, id_or_name, open_workspace
 from vigil.errors import InvalidInputError
 from vigil.settings import Settings
 from vigil.sources.types import SourceKind
 from vigil.structure.indexing import IndexProgress
-from vigil.workspace import Workspace
 
 app = typer.Typer(
     help="Vigil: turn idle camera video into searchable, structured data.", no_args_is_help=True
@@ -65,12 +64,6 @@ def configure(
     context.obj = settings
 
 
-def _workspace(context: typer.Context) -> Workspace:
-    settings = context.obj
-    assert isinstance(settings, Settings)
-    return Workspace.open(settings)
-
-
 def _parse_metadata(pairs: list[str]) -> dict[str, str]:
     metadata = {}
     for pair in pairs:
@@ -100,7 +93,7 @@ def source_add(
     check: Annotated[bool, typer.Option(help="Open the source before registering it.")] = True,
 ) -> None:
     """Register a camera or archive."""
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         source = workspace.add_source(
             location,
             name=name,
@@ -120,7 +113,7 @@ def source_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List registered sources."""
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         sources = workspace.list_sources()
     if as_json:
         rows = [
@@ -153,13 +146,9 @@ def source_remove(
     source: Annotated[str, typer.Argument(help="Source id or name.")],
 ) -> None:
     """Forget a source and everything indexed from it."""
-    with _workspace(context) as workspace:
-        removed = workspace.remove_source(_id_or_name(source))
+    with open_workspace(context) as workspace:
+        removed = workspace.remove_source(id_or_name(source))
     typer.echo(f"removed source {removed.id} {removed.name!r}")
-
-
-def _id_or_name(text: str) -> int | str:
-    return int(text) if text.isdigit() else text
 
 
 @app.command("index")
@@ -206,10 +195,8 @@ def index(
             update={"sampling": settings.sampling.model_copy(update=sampling_update)}
         )
     if ray is not None:  # -- scale (Ray) --
-        with _workspace(context) as workspace:
-            ray_report = workspace.index_on_ray(
-                [_id_or_name(s) for s in sources or []], address=ray
-            )
+        with open_workspace(context) as workspace:
+            ray_report = workspace.index_on_ray([id_or_name(s) for s in sources or []], address=ray)
         typer.echo(
             f"ray {ray_report.address}: {ray_report.frames_written} new frames "
             f"({ray_report.frames_already_indexed} already indexed) from {ray_report.shards} "
@@ -239,10 +226,10 @@ def index(
         bar.set_postfix(frames=progress.frames_written, refresh=False)
         bar.refresh()
 
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         typer.echo(f"embedder: {workspace.embedder.describe()}", err=True)
         reports = workspace.index(
-            [_id_or_name(s) for s in sources or []],
+            [id_or_name(s) for s in sources or []],
             max_frames=max_frames,
             max_seconds=max_seconds,
             on_progress=show,

@@ -13,25 +13,12 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.common import friendly_errors
-from vigil.settings import Settings
-from vigil.workspace import Workspace
+from vigil.cli.common import friendly_errors, id_or_name, open_workspace
 
 model_app = typer.Typer(
     help="Small models distilled per scenario: list, show and export them.",
     no_args_is_help=True,
 )
-
-
-def _workspace(context: typer.Context) -> Workspace:
-    settings = context.obj
-    if not isinstance(settings, Settings):  # called without the root callback (tests)
-        settings = Settings()
-    return Workspace.open(settings)
-
-
-def _reference(text: str) -> int | str:
-    return int(text) if text.isdigit() else text
 
 
 @friendly_errors
@@ -53,7 +40,7 @@ def distill(
     ] = False,
 ) -> None:
     """Distil the big model's labels of SCENARIO into small ONNX models, registered and reported."""
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         changes = {
             key: value
             for key, value in (("epochs", epochs), ("prune_amount", prune), ("quantize", quantize))
@@ -83,7 +70,7 @@ def model_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List registered models, newest last."""
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         records = workspace.list_models(scenario)
     if as_json:
         typer.echo(json.dumps([record.summary() for record in records], indent=2))
@@ -108,8 +95,8 @@ def model_show(
     model: Annotated[str, typer.Argument(help="Model id or name.")],
 ) -> None:
     """Everything the registry knows about one model, as JSON."""
-    with _workspace(context) as workspace:
-        record = workspace.get_model(_reference(model))
+    with open_workspace(context) as workspace:
+        record = workspace.get_model(id_or_name(model))
     typer.echo(json.dumps(record.summary(), indent=2))
 
 
@@ -121,8 +108,8 @@ def model_export(
     destination: Annotated[Path, typer.Argument(help="File or folder to copy the ONNX to.")],
 ) -> None:
     """Copy a ready model's ONNX file (preprocessing and classes in its metadata)."""
-    with _workspace(context) as workspace:
-        path = workspace.export_model(_reference(model), destination)
+    with open_workspace(context) as workspace:
+        path = workspace.export_model(id_or_name(model), destination)
     typer.echo(str(path))
 
 

@@ -12,19 +12,16 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.common import friendly_errors
+from vigil.cli.common import context_settings, friendly_errors
 from vigil.errors import InvalidInputError
 from vigil.runtime.types import SourceHealth
-from vigil.settings import Settings
 from vigil.workspace import Workspace
 
 events_app = typer.Typer(help="List and inspect events found by 'vigil run'.", no_args_is_help=True)
 
 
 def _workspace(context: typer.Context, **runtime: object) -> Workspace:
-    settings = context.obj
-    if not isinstance(settings, Settings):  # called without the root callback (tests)
-        settings = Settings()
+    settings = context_settings(context)
     updates = {key: value for key, value in runtime.items() if value is not None}
     if updates:
         merged = settings.runtime.model_validate({**settings.runtime.model_dump(), **updates})

@@ -13,23 +13,14 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from vigil.cli.common import friendly_errors
+from vigil.cli.common import friendly_errors, open_workspace
 from vigil.scenarios.spec import ItemKind, quick_spec
 from vigil.scenarios.types import AutolabelProgress
-from vigil.settings import Settings
-from vigil.workspace import Workspace
 
 scenario_app = typer.Typer(
     help="Describe long-tail scenarios, auto-label the archive, review and export labels.",
     no_args_is_help=True,
 )
-
-
-def _workspace(context: typer.Context) -> Workspace:
-    settings = context.obj
-    if not isinstance(settings, Settings):  # called without the root callback (tests)
-        settings = Settings()
-    return Workspace.open(settings)
 
 
 @scenario_app.command("create")
@@ -59,7 +50,7 @@ def scenario_create(
         object_classes=object_class,
         alert_threshold=alert_threshold,
     )
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         record = workspace.create_scenario(spec)
     typer.echo(f"scenario {record.name!r} version {record.version}: {', '.join(spec.class_names)}")
 
@@ -71,7 +62,7 @@ def scenario_import(
     path: Annotated[Path, typer.Argument(help="YAML spec file.")],
 ) -> None:
     """Create a scenario, or a new version of it, from a YAML file."""
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         record = workspace.import_scenario(path)
     typer.echo(
         f"scenario {record.name!r} version {record.version} "
@@ -90,7 +81,7 @@ def scenario_export(
     version: Annotated[int | None, typer.Option(help="Version (default: newest).")] = None,
 ) -> None:
     """Print (or write) a scenario as YAML."""
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         text = workspace.export_scenario(name, output, version=version)
     if output is None:
         typer.echo(text, nl=False)
@@ -105,7 +96,7 @@ def scenario_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List scenarios (newest version of each)."""
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         records = workspace.list_scenarios()
     if as_json:
         rows = [
@@ -135,7 +126,7 @@ def scenario_show(
     version: Annotated[int | None, typer.Option(help="Version (default: newest).")] = None,
 ) -> None:
     """Show one scenario version as YAML, with how many versions exist."""
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         record = workspace.get_scenario(name, version)
         text = workspace.export_scenario(name, version=record.version)
     typer.echo(
@@ -163,7 +154,7 @@ def scenario_label(
     ] = None,
 ) -> None:
     """Auto-label the indexed archive from stored vectors (resumes where it stopped)."""
-    with _workspace(context) as workspace, tqdm(unit="item", disable=None) as bar:
+    with open_workspace(context) as workspace, tqdm(unit="item", disable=None) as bar:
 
         def progress(update: AutolabelProgress) -> None:
             bar.total = update.total
@@ -191,7 +182,7 @@ def scenario_review(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Items whose answer would help most: uncertain first, model disagreements before all."""
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         items = workspace.review_queue(name, limit)
     if as_json:
         rows = [
@@ -229,7 +220,7 @@ def scenario_answer(
     annotator: Annotated[str | None, typer.Option(help="Who answers.")] = None,
 ) -> None:
     """Store a person's label for an item; it overrides the machine and teaches the model."""
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         workspace.answer(name, item, label, annotator=annotator)
     typer.echo(f"{item} is {label!r} in {name!r}")
 
@@ -246,7 +237,7 @@ def scenario_export_labels(
     version: Annotated[int | None, typer.Option(help="Version (default: newest).")] = None,
 ) -> None:
     """Export labels (human labels override machine labels)."""
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         path = workspace.export_labels(name, format, output, version=version)
     typer.echo(f"wrote {path}")
 
@@ -269,7 +260,7 @@ def eval_scenario(
     """Zero-shot vs k-shot accuracy and macro-F1 on real Fashion-MNIST (mean ± std over draws)."""
     from vigil.scenarios.evaluate import DEFAULT_SHOTS, evaluate_few_shot, format_table, plot_result
 
-    with _workspace(context) as workspace:
+    with open_workspace(context) as workspace:
         result = evaluate_few_shot(
             workspace.embedder,
             shots=tuple(shots) if shots else DEFAULT_SHOTS,

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vigil.cli.common import friendly_errors
+from vigil.cli.common import friendly_errors, id_or_name
 from vigil.errors import InvalidInputError
 from vigil.search.types import SearchFilters, SearchHit, Target
 from vigil.settings import Settings
@@ -54,7 +54,7 @@ def _filters(
     min_score: float | None = None,
 ) -> SearchFilters:
     return workspace.filters(
-        sources=[int(s) if s.isdigit() else s for s in sources] if sources else None,
+        sources=[id_or_name(s) for s in sources] if sources else None,
         sites=tuple(sites) if sites else None,
         since=_time("--since", since),
         until=_time("--until", until),

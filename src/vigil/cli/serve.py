@@ -12,17 +12,10 @@ import typer
 from vigil.api.auth import create_key
 from vigil.api.store import ApiStore, Role
 from vigil.catalog.store import Catalog
-from vigil.cli.common import friendly_errors
+from vigil.cli.common import context_settings, friendly_errors
 from vigil.settings import Settings
 
 keys_app = typer.Typer(help="Create, list and revoke REST API keys.", no_args_is_help=True)
-
-
-def _settings(context: typer.Context) -> Settings:
-    settings = context.obj
-    if not isinstance(settings, Settings):  # called without the root callback (tests)
-        settings = Settings()
-    return settings
 
 
 def _store(settings: Settings) -> tuple[Catalog, ApiStore]:
@@ -44,7 +37,7 @@ def serve(
 
     from vigil.api import create_app
 
-    settings = _settings(context)
+    settings = context_settings(context)
     update = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     if update:
         settings = settings.model_copy(update={"api": settings.api.model_copy(update=update)})
@@ -64,7 +57,7 @@ def key_create(
     ),
 ) -> None:
     """Create a key and print its token once (only a salted hash is stored)."""
-    catalog, store = _store(_settings(context))
+    catalog, store = _store(context_settings(context))
     with catalog:
         new = create_key(store, name=name, role=role)
     typer.echo(new.token)
@@ -79,7 +72,7 @@ def key_create(
 @friendly_errors
 def key_list(context: typer.Context) -> None:
     """List keys (never their tokens)."""
-    catalog, store = _store(_settings(context))
+    catalog, store = _store(context_settings(context))
     with catalog:
         keys = store.list_keys()
     if not keys:
@@ -96,7 +89,7 @@ def key_revoke(
     key: Annotated[str, typer.Argument(help="Key id or prefix.")],
 ) -> None:
     """Revoke a key (a running server stops accepting it within 30 s)."""
-    catalog, store = _store(_settings(context))
+    catalog, store = _store(context_settings(context))
     with catalog:
         record = store.revoke_key(key)
     typer.echo(f"revoked key {record.id} {record.name!r}")
