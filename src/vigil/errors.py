@@ -6,11 +6,14 @@ CLI and the REST API can turn any of them into one clear line::
 
     VigilError
     ├── InvalidInputError      bad argument from a user: empty query, wrong image, bad window
+    │   ├── ImageTooLargeError declared pixel count over the decoder's limit (a bomb)
+    │   └── UnsupportedImageError  uploaded bytes are not an image the decoder reads
     ├── NotFoundError          unknown source / frame / model id
     ├── SourceError            a source cannot be opened or decoded
     │   ├── CorruptMediaError  the file is truncated, corrupt or not media at all
     │   └── StreamUnavailableError  an RTSP/HTTP stream cannot be reached
     ├── ModelUnavailableError  a model backend's weights or packages are missing
+    ├── KeyCheckBusyError      every API-key hash slot stayed busy (the client should retry)
     ├── CatalogError           the catalog database is missing, locked or inconsistent
     └── VectorIndexError       the vector index file is unreadable or mismatched
 """
@@ -24,6 +27,14 @@ class VigilError(Exception):
 
 class InvalidInputError(VigilError, ValueError):
     """A user-supplied argument is invalid (the message says what was expected)."""
+
+
+class ImageTooLargeError(InvalidInputError):
+    """An image declares more pixels than the decoder will allocate (a decompression bomb)."""
+
+
+class UnsupportedImageError(InvalidInputError):
+    """Uploaded bytes are not an image the decoder understands (the API answers 415)."""
 
 
 class NotFoundError(VigilError, LookupError):
@@ -46,6 +57,10 @@ class ModelUnavailableError(VigilError):
     """A model backend cannot be loaded (missing weights or packages)."""
 
 
+class KeyCheckBusyError(VigilError):
+    """Every API-key hash-check slot stayed busy too long; the client should retry soon."""
+
+
 class CatalogError(VigilError):
     """The catalog database cannot be used (missing, locked, inconsistent)."""
 
@@ -57,11 +72,14 @@ class VectorIndexError(VigilError):
 __all__ = [
     "CatalogError",
     "CorruptMediaError",
+    "ImageTooLargeError",
     "InvalidInputError",
+    "KeyCheckBusyError",
     "ModelUnavailableError",
     "NotFoundError",
     "SourceError",
     "StreamUnavailableError",
+    "UnsupportedImageError",
     "VectorIndexError",
     "VigilError",
 ]

@@ -29,7 +29,7 @@ from vigil.catalog.vector_index import VectorIndex
 from vigil.embedders.base import Embedder, create_embedder
 from vigil.embedders.concept_bridge import load_coco_classes
 from vigil.embedders.detector import CocoDetector
-from vigil.errors import InvalidInputError
+from vigil.errors import InvalidInputError, SourceError
 from vigil.scale import RayIndexReport, Shard, index_on_ray
 from vigil.scenarios.spec import ScenarioRecord, ScenarioSpec
 from vigil.scenarios.types import AutolabelProgress, AutolabelReport, ReviewItem
@@ -39,6 +39,7 @@ from vigil.search.matching import ObjectMatch, match_object
 from vigil.search.text import decode_image, search_by_text, search_by_vector
 from vigil.search.types import SearchFilters, SearchHit, Target
 from vigil.settings import Settings
+from vigil.sources.locations import STREAM_SCHEMES, parse_location
 from vigil.sources.readers import detect_kind, probe
 from vigil.sources.types import Source, SourceKind, SourceSpec
 from vigil.structure.indexing import IndexProgress, IndexReport, index_source
@@ -148,10 +149,31 @@ class Workspace:
         metadata: dict[str, Any] | None = None,
         check: bool = True,
     ) -> Source:
-        """Register a video file, image folder or stream; ``check`` opens it first."""
-        kind = kind or detect_kind(location)
-        if kind != SourceKind.STREAM:
-            location = str(Path(location).expanduser().resolve())
+        """Register a video file, image folder or stream; ``check`` opens it first.
+
+        ``location`` is a stream URL of a known scheme, a ``file://`` URL or a path
+        (resolved here); any other scheme is refused (``parse_location``).
+        """
+        parsed = parse_location(location)
+        if parsed.url is not None:
+            if kind not in (None, SourceKind.STREAM):
+                raise InvalidInputError(
+                    f"a {kind.value} source needs a local path, got URL {location!r} "
+                    "(use kind 'stream' for network sources)"
+                )
+            kind, location = SourceKind.STREAM, parsed.url
+        else:
+            assert parsed.path is not None
+            if kind == SourceKind.STREAM:
+                raise InvalidInputError(
+                    f"a stream source needs a URL with scheme in {sorted(STREAM_SCHEMES)}, "
+                    f"got {location!r}"
+                )
+            try:
+                location = str(parsed.path.expanduser().resolve())
+                kind = kind or detect_kind(location)
+            except OSError as error:  # unreadable parent, too many symlinks ...
+                raise SourceError(f"source location {location!r} cannot be used: {error}") from None
         spec = SourceSpec(
             name=name or _default_name(location),
             kind=kind,

@@ -1,8 +1,10 @@
 """Sharded indexing on a real local Ray cluster (head + worker node on loopback).
 
 The fake embedder keeps these fast: frames are real (decoded from vtest.avi) and
-its vectors are a deterministic function of the pixels, so "equal to the
-single-process run" is checked bit for bit.
+its vectors are a deterministic function of the pixels. "Equal to the single-process
+run" means the same frames exactly (which frames, media times, thumbnail bytes) and
+vectors within ``VECTOR_ATOL``: a Ray worker runs one BLAS thread and this process
+several, and summation order changes the last bits of a float32 on some machines.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from vigil.sources.types import SourceKind
 from vigil.workspace import Workspace
 
 INTERVAL_S = 0.5
+# Unit vectors from float32 matrix products in a different summation order (thread count):
+# a few ulps apart, far below anything that changes a ranking.
+VECTOR_ATOL = 1e-5
 
 
 def _settings(home: Path, shard_seconds: float = 6.0) -> Settings:
@@ -53,6 +58,24 @@ def _snapshot(ws: Workspace, home: Path) -> dict[str, object]:
             rows[(names[frame.source_id], frame.frame_index)] = (frame.media_time, vector, thumb)
     index = ws.vector_index
     return {"rows": rows, "index_size": len(index), "index_ids": index.ids().size}
+
+
+def assert_same_rows(got: object, want: object) -> None:
+    """Same frames, media times and thumbnails exactly; vectors within ``VECTOR_ATOL``."""
+    assert isinstance(got, dict) and isinstance(want, dict)
+    assert sorted(got) == sorted(want)
+    for key, (media_time, vector, thumb) in want.items():
+        got_time, got_vector, got_thumb = got[key]
+        assert got_time == media_time, key
+        assert got_thumb == thumb, key
+        np.testing.assert_allclose(
+            np.frombuffer(got_vector, "<f4"), np.frombuffer(vector, "<f4"), rtol=0, atol=VECTOR_ATOL
+        )
+
+
+def assert_same_snapshot(got: dict[str, object], want: dict[str, object]) -> None:
+    assert_same_rows(got["rows"], want["rows"])
+    assert (got["index_size"], got["index_ids"]) == (want["index_size"], want["index_ids"])
 
 
 def _duplicates(ws: Workspace) -> int:
@@ -108,7 +131,7 @@ def test_sharded_run_equals_the_single_process_run(
         assert all(report.complete.values())
         assert report.shards == 4 + 2  # 24 s in 6 s shards; 9 stills in 6-still shards
         assert report.cluster_cpus == 2
-        assert _snapshot(ws, tmp_path) == single_process
+        assert_same_snapshot(_snapshot(ws, tmp_path), single_process)
         rows = single_process["rows"]
         assert isinstance(rows, dict)
         assert report.frames_written == len(rows)
@@ -137,7 +160,7 @@ def test_a_partial_single_process_run_is_completed_on_ray(
         assert isinstance(rows, dict)
         expected = {key: value for key, value in rows.items() if key[0] == "walkway"}
         snapshot = _snapshot(ws, tmp_path)
-        assert snapshot["rows"] == expected
+        assert_same_rows(snapshot["rows"], expected)
         assert snapshot["index_size"] == len(expected)
 
 
@@ -179,7 +202,7 @@ def test_killing_a_worker_mid_run_loses_nothing_and_duplicates_nothing(
         assert isinstance(rows, dict)
         expected = {key: value for key, value in rows.items() if key[0] == "walkway"}
         snapshot = _snapshot(ws, tmp_path)
-        assert snapshot["rows"] == expected
+        assert_same_rows(snapshot["rows"], expected)
         assert snapshot["index_size"] == len(expected) == report.frames_written
         assert _duplicates(ws) == 0
 

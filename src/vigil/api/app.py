@@ -26,17 +26,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import vigil
 from vigil.api.auth import KeyVerifier, is_loopback
 from vigil.api.deps import Services
+from vigil.api.guards import CatchAllMiddleware, HostOriginMiddleware
 from vigil.api.jobs import JobManager
 from vigil.api.limits import BodyLimitMiddleware
 from vigil.api.routes import jobs, search, sources, system
-from vigil.api.routes.search import UnsupportedImageError
 from vigil.api.store import ApiStore
 from vigil.errors import (
     CatalogError,
+    ImageTooLargeError,
     InvalidInputError,
     ModelUnavailableError,
     NotFoundError,
     SourceError,
+    UnsupportedImageError,
     VectorIndexError,
     VigilError,
 )
@@ -51,6 +53,7 @@ WorkspaceFactory = Callable[[Settings], Workspace]
 # Most specific first: the first matching class decides the status.
 _STATUS: list[tuple[type[VigilError], int]] = [
     (UnsupportedImageError, 415),
+    (ImageTooLargeError, 413),
     (NotFoundError, 404),
     (InvalidInputError, 422),
     (SourceError, 422),
@@ -147,6 +150,15 @@ def create_app(
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
+
+    # Added last = outermost: Host/Origin are checked before anything else runs, and the
+    # catch-all sits just inside Starlette's error layer so a crash never drops keep-alive.
+    app.add_middleware(
+        HostOriginMiddleware,
+        check_host=is_loopback(settings.api.host),
+        allowed_hosts=[settings.api.host],
+    )
+    app.add_middleware(CatchAllMiddleware)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -7,6 +7,13 @@ that verified recently is remembered for ``CACHE_S`` seconds (by its SHA-256) so
 search does not pay for scrypt each time, which also bounds how long a key revoked
 from another process (``vigil api-key revoke``) keeps working here.
 
+Guessing is throttled. A client (by peer address) whose wrong keys reach
+``MAX_FAILURES`` within ``FAILURE_WINDOW_S`` gets 429 with ``Retry-After`` and no
+hash check until the window frees; at most ``HASH_SLOTS`` scrypt checks run at once
+(in the request's worker thread, never on the event loop), so wrong guesses with a
+real prefix cannot eat every core. A key already in the cache is answered without
+either, so valid clients stay fast while someone is guessing.
+
 Access policy (see ``require``): when the server is bound to loopback only and no
 active key exists, requests are let through with the admin role, so a fresh
 ``vigil serve`` on a laptop just works; otherwise every request needs a valid key.
@@ -17,16 +24,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import math
 import secrets
 import threading
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from vigil.api.store import ApiKeyRecord, ApiStore, Role
-from vigil.errors import InvalidInputError
+from vigil.errors import InvalidInputError, KeyCheckBusyError
 
 KEY_PREFIX = "vgl"
 CACHE_S = 30.0
+CACHE_MAX = 1024  # remembered keys; the oldest is dropped past this
+MAX_FAILURES = 20  # wrong keys per client per window before 429
+FAILURE_WINDOW_S = 60.0
+MAX_CLIENTS_TRACKED = 10_000  # failure records kept (oldest dropped): memory stays bounded
+HASH_SLOTS = 2  # concurrent scrypt checks (each ~16 MiB, one core)
+HASH_WAIT_S = 5.0  # longest a check waits for a slot before the request is told to retry
 # scrypt cost: 16 MiB and ~40 ms per check on one core; keys are 256-bit random, so this
 # guards a leaked database, not guessable passwords.
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
@@ -90,36 +105,109 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class FailureLimiter:
+    """Wrong-key attempts per client in a sliding window (thread-safe, bounded memory)."""
+
+    def __init__(self, *, limit: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> float:
+        """Seconds until ``client`` may try again; 0 when it may try now."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._failures.get(client)
+            if times is None:
+                return 0.0
+            while times and now - times[0] >= self.window_s:
+                times.popleft()
+            if len(times) < self.limit:
+                return 0.0
+            return self.window_s - (now - times[0])
+
+    def failed(self, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            times = self._failures.setdefault(client, deque(maxlen=self.limit))
+            times.append(now)
+            self._failures.move_to_end(client)
+            while len(self._failures) > MAX_CLIENTS_TRACKED:
+                self._failures.popitem(last=False)
+
+
 class KeyVerifier:
     """Checks presented tokens against the stored hashes, with a short positive cache."""
 
-    def __init__(self, store: ApiStore) -> None:
+    def __init__(self, store: ApiStore, *, hash_slots: int = HASH_SLOTS) -> None:
         self.store = store
-        self._cache: dict[bytes, tuple[float, Principal]] = {}
+        self.failures = FailureLimiter()
+        self._cache: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(hash_slots)
 
     def forget(self) -> None:
         """Drop remembered keys (after a revoke in this process)."""
         with self._lock:
             self._cache.clear()
 
-    def verify(self, token: str) -> Principal | None:
-        """The key's principal, or None for a malformed, unknown, wrong or revoked token."""
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token verified less than ``CACHE_S`` ago (no hashing)."""
         fingerprint = hashlib.sha256(token.encode()).digest()
-        now = time.monotonic()
         with self._lock:
-            cached = self._cache.get(fingerprint)
-        if cached is not None and now - cached[0] < CACHE_S:
-            return cached[1]
+            found = self._cache.get(fingerprint)
+            if found is None:
+                return None
+            if time.monotonic() - found[0] >= CACHE_S:
+                del self._cache[fingerprint]
+                return None
+            return found[1]
+
+    def check(self, token: str, client: str) -> Principal | None:
+        """``verify``, counting a wrong token against ``client`` in ``failures``."""
+        found = self.cached(token)
+        if found is not None:
+            return found
+        found = self.verify(token)
+        if found is None:
+            self.failures.failed(client)
+        return found
+
+    def verify(self, token: str) -> Principal | None:
+        """The key's principal, or None for a malformed, unknown, wrong or revoked token.
+
+        Raises ``KeyCheckBusyError`` when no hash slot frees within ``HASH_WAIT_S``.
+        """
+        found = self.cached(token)
+        if found is not None:
+            return found
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
             return None
+        if len(parts[1]) > 64 or len(parts[2]) > 256:
+            return None  # no real key is this long; do not hash megabytes
         record = self.store.key_by_prefix(parts[1])
         if record is None or record.revoked_at is not None:
             return None
-        if not hmac.compare_digest(hash_secret(parts[2], record.salt), record.key_hash):
+        if not self._slots.acquire(timeout=HASH_WAIT_S):
+            raise KeyCheckBusyError()
+        try:
+            digest = hash_secret(parts[2], record.salt)
+        finally:
+            self._slots.release()
+        if not hmac.compare_digest(digest, record.key_hash):
             return None
         principal = Principal(role=record.role, key_id=record.id, name=record.name)
+        fingerprint = hashlib.sha256(token.encode()).digest()
         with self._lock:
-            self._cache[fingerprint] = (now, principal)
+            self._cache[fingerprint] = (time.monotonic(), principal)
+            self._cache.move_to_end(fingerprint)
+            while len(self._cache) > CACHE_MAX:
+                self._cache.popitem(last=False)
         return principal
+
+
+def retry_seconds(seconds: float) -> str:
+    """A ``Retry-After`` value: whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds)))

@@ -13,7 +13,14 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from vigil.api.auth import LOCAL_USER, KeyVerifier, Principal, is_loopback
+from vigil.api.auth import (
+    LOCAL_USER,
+    KeyCheckBusyError,
+    KeyVerifier,
+    Principal,
+    is_loopback,
+    retry_seconds,
+)
 from vigil.api.jobs import JobManager
 from vigil.api.store import ApiStore, Role
 from vigil.errors import InvalidInputError
@@ -52,19 +59,27 @@ class Services:
             raise InvalidInputError(f"path {relative!r} is outside the workspace")
         return path
 
-    def allowed_location(self, location: str) -> str:
-        """A file or folder location resolved and checked against home and media roots."""
+    def allowed_location(self, location: str | Path) -> str:
+        """A file or folder location resolved and checked against home and media roots.
+
+        ``location`` must already be a path (``parse_location``), never a URL.
+        """
         path = Path(location).expanduser()
         if not path.is_absolute():
             path = self.home / path
-        path = path.resolve()
+        try:
+            path = path.resolve()
+        except OSError as error:  # a symlink loop, an unreadable parent
+            raise InvalidInputError(
+                f"location {str(location)!r} cannot be resolved: {error}"
+            ) from None
         roots = [
             self.home,
             *(Path(r).expanduser().resolve() for r in self.settings.api.media_roots),
         ]
         if not any(path.is_relative_to(root) for root in roots):
             raise InvalidInputError(
-                f"location {location!r} resolves outside the workspace home and the allowed "
+                f"location {str(location)!r} resolves outside the workspace home and the allowed "
                 f"media folders ({', '.join(str(r) for r in roots)}); add its folder to "
                 "api.media_roots (VIGIL_API__MEDIA_ROOTS) to allow it"
             )
@@ -106,7 +121,26 @@ def principal(request: Request, svc: ServicesDep) -> Principal:
             "(create one with 'vigil api-key create --role read|admin')",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    found = svc.keys.verify(token)
+    found = svc.keys.cached(token)
+    if found is not None:  # verified moments ago: no throttle, no hash
+        return found
+    client = request.client.host if request.client else "unknown"
+    wait = svc.keys.failures.retry_after(client)
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"too many wrong API keys from this client; try again in "
+            f"{retry_seconds(wait)} s",
+            headers={"Retry-After": retry_seconds(wait)},
+        )
+    try:
+        found = svc.keys.check(token, client)
+    except KeyCheckBusyError:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail="the server is busy checking API keys; try again in a second",
+            headers={"Retry-After": "1"},
+        ) from None
     if found is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

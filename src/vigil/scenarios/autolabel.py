@@ -19,15 +19,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vigil.catalog.store import Catalog
 from vigil.embedders.base import Embedder
-from vigil.errors import CorruptMediaError, InvalidInputError, NotFoundError
+from vigil.errors import InvalidInputError, NotFoundError
 from vigil.scenarios.classify import (
     ScenarioClassifier,
-    class_text_vectors,
+    cached_class_text_vectors,
     default_temperature,
     fit_classifier,
 )
@@ -43,6 +42,7 @@ from vigil.scenarios.store import (
     write_labels,
 )
 from vigil.scenarios.types import AutolabelProgress, AutolabelReport
+from vigil.sources.images import read_image
 
 DEFAULT_BATCH = (
     4096  # items per transaction: big enough to amortise a commit, small enough to resume
@@ -83,17 +83,14 @@ def validate_examples(
 
 
 def load_image(path: Path) -> np.ndarray:
-    """An example image file as (H, W, 3) uint8 RGB; missing or undecodable is a clear error."""
+    """An example image file as (H, W, 3) uint8 RGB; missing or undecodable is a clear error.
+
+    Decoded by the one guarded decoder, so an example that declares a huge canvas is
+    refused before its pixels are allocated.
+    """
     if not path.is_file():
         raise NotFoundError(f"example image {path} does not exist")
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise CorruptMediaError(
-            f"example image {path} cannot be decoded (expected JPEG, PNG, BMP, TIFF or WebP)"
-        )
-    rgb: np.ndarray = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return rgb
+    return read_image(path, what=f"example image {path}")
 
 
 def labeled_examples(
@@ -136,7 +133,9 @@ def build_classifier(
     catalog: Catalog, record: ScenarioRecord, embedder: Embedder
 ) -> ScenarioClassifier:
     """The scenario's classifier over ``embedder``'s space, fitted on every example there is."""
-    text_vectors = class_text_vectors(record.spec, lambda texts: embedder.embed_texts(texts))
+    text_vectors = cached_class_text_vectors(
+        record.spec, embedder.model_id, lambda texts: embedder.embed_texts(texts)
+    )
     vectors, labels = labeled_examples(catalog, record, embedder)
     return fit_classifier(
         text_vectors,

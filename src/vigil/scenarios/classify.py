@@ -46,7 +46,11 @@ Selection (``fit_classifier``), in this documented order:
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -103,6 +107,36 @@ def class_text_vectors(
             positive = positive - NEGATIVE_WEIGHT * embed_texts(item.negative_prompts).mean(axis=0)
         rows.append(positive)
     return l2_normalize(np.stack(rows).astype(np.float32))
+
+
+_CLASS_VECTOR_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_CLASS_VECTOR_CACHE_SIZE = 64
+_class_vector_lock = threading.Lock()
+
+
+def cached_class_text_vectors(
+    spec: ScenarioSpec, model_id: str, embed_texts: Callable[[list[str]], np.ndarray]
+) -> np.ndarray:
+    """``class_text_vectors``, remembered per (model, prompts) for this process.
+
+    Why: the review queue builds the classifier on every request, and re-embedding a
+    scenario's prompts each time let one large scenario stall every reader. The key is
+    the prompts themselves (not the scenario's id and version), so an edited version
+    with new prompts is embedded afresh and two catalogs never share a wrong entry.
+    """
+    prompts = [(item.prompts, item.negative_prompts) for item in spec.classes]
+    key = (model_id, hashlib.sha256(json.dumps(prompts).encode()).hexdigest())
+    with _class_vector_lock:
+        found = _CLASS_VECTOR_CACHE.get(key)
+        if found is not None:
+            _CLASS_VECTOR_CACHE.move_to_end(key)
+            return found.copy()
+    vectors = class_text_vectors(spec, embed_texts)
+    with _class_vector_lock:
+        _CLASS_VECTOR_CACHE[key] = vectors.copy()
+        while len(_CLASS_VECTOR_CACHE) > _CLASS_VECTOR_CACHE_SIZE:
+            _CLASS_VECTOR_CACHE.popitem(last=False)
+    return vectors
 
 
 def probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

@@ -35,6 +35,15 @@ from vigil.errors import InvalidInputError
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,99}$")
 _REFERENCE = re.compile(r"^(frame|object):(\d+)$")
 
+# Caps on what one spec may hold. Every prompt is embedded and every example read each
+# time a classifier is built, so an unbounded spec is a way to stall every reader of the
+# review queue; these are far above any scenario a person writes by hand.
+MAX_CLASSES = 50
+MAX_PROMPTS = 64  # per class, positive and negative each
+MAX_EXAMPLES = 200  # per class
+MAX_PROMPT_CHARS = 500
+MAX_ITEM_ID = 2**63 - 1  # catalog ids are SQLite INTEGERs (signed 64-bit)
+
 
 class ItemKind(StrEnum):
     """What a scenario labels."""
@@ -72,18 +81,43 @@ class ClassSpec(BaseModel):
             )
         return value
 
+    @field_validator("prompts", "negative_prompts", mode="before")
+    @classmethod
+    def _cap_prompts(cls, values: Any) -> Any:
+        if isinstance(values, list) and len(values) > MAX_PROMPTS:
+            raise ValueError(
+                f"{len(values)} prompts; a class may have at most {MAX_PROMPTS} "
+                "(MAX_PROMPTS) positive and as many negative prompts"
+            )
+        return values
+
     @field_validator("prompts", "negative_prompts")
     @classmethod
     def _check_prompts(cls, values: list[str]) -> list[str]:
         for position, prompt in enumerate(values):
             if not isinstance(prompt, str) or not prompt.strip():
                 raise ValueError(f"prompt {position} is empty; every prompt needs some text")
+            if len(prompt) > MAX_PROMPT_CHARS:
+                raise ValueError(
+                    f"prompt {position} is {len(prompt)} characters; at most "
+                    f"{MAX_PROMPT_CHARS} (MAX_PROMPT_CHARS) are allowed"
+                )
         return [prompt.strip() for prompt in values]
+
+    @field_validator("examples", mode="before")
+    @classmethod
+    def _cap_examples(cls, values: Any) -> Any:
+        if isinstance(values, list) and len(values) > MAX_EXAMPLES:
+            raise ValueError(
+                f"{len(values)} examples; a class may have at most {MAX_EXAMPLES} (MAX_EXAMPLES)"
+            )
+        return values
 
     @field_validator("examples")
     @classmethod
     def _check_examples(cls, values: list[str]) -> list[str]:
         for position, example in enumerate(values):
+            _check_reference(example)
             if not example.strip():
                 raise ValueError(
                     f"example {position} is empty; expected frame:ID, object:ID or a path"
@@ -124,6 +158,15 @@ class ScenarioSpec(BaseModel):
     alert_classes: list[str] = Field(
         default_factory=list, description="Classes that raise alerts; empty means none."
     )
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _cap_classes(cls, values: Any) -> Any:
+        if isinstance(values, list) and len(values) > MAX_CLASSES:
+            raise ValueError(
+                f"{len(values)} classes; a scenario may have at most {MAX_CLASSES} (MAX_CLASSES)"
+            )
+        return values
 
     @field_validator("name")
     @classmethod
@@ -167,6 +210,16 @@ class ScenarioSpec(BaseModel):
             ) from None
 
 
+def _check_reference(text: str) -> None:
+    """Refuse 'frame:ID' / 'object:ID' whose id cannot be a catalog id (over 64 bits)."""
+    match = _REFERENCE.match(text.strip())
+    if match and int(match.group(2)) > MAX_ITEM_ID:
+        raise ValueError(
+            f"{match.group(1)} id {match.group(2)[:30]} is out of range: ids are at most "
+            f"{MAX_ITEM_ID}"
+        )
+
+
 @dataclass(frozen=True)
 class ExampleRef:
     """A parsed example: a stored item (``kind``, ``item_id``) or an image file (``path``)."""
@@ -184,6 +237,10 @@ def parse_example(text: str, *, base: Path | None = None) -> ExampleRef:
     """
     match = _REFERENCE.match(text.strip())
     if match:
+        try:
+            _check_reference(text)
+        except ValueError as error:
+            raise InvalidInputError(f"example {text.strip()[:40]!r}: {error}") from None
         return ExampleRef(ItemKind(match.group(1)), item_id=int(match.group(2)))
     path = Path(text).expanduser()
     if base is not None and not path.is_absolute():
@@ -196,6 +253,10 @@ def parse_item(text: str) -> tuple[ItemKind, int]:
     match = _REFERENCE.match(text.strip())
     if not match:
         raise InvalidInputError(f"item must be 'frame:ID' or 'object:ID', got {text!r}")
+    try:
+        _check_reference(text)
+    except ValueError as error:
+        raise InvalidInputError(f"item {text.strip()[:40]!r}: {error}") from None
     return ItemKind(match.group(1)), int(match.group(2))
 
 
@@ -221,7 +282,15 @@ def spec_from_yaml(text: str) -> ScenarioSpec:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise InvalidInputError(f"scenario spec is not valid YAML: {error}") from None
-    return spec_from_dict(data)
+    except RecursionError:
+        # PyYAML composes nested collections recursively: thousands of '[' exhaust the stack.
+        raise InvalidInputError(
+            "scenario spec is nested too deeply to be a scenario (a spec needs 4 levels)"
+        ) from None
+    try:
+        return spec_from_dict(data)
+    except RecursionError:
+        raise InvalidInputError("scenario spec is nested too deeply to be a scenario") from None
 
 
 def spec_to_yaml(spec: ScenarioSpec) -> str:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from vigil.catalog.objects import objects_for_embeddings
 from vigil.catalog.store import Catalog
@@ -15,10 +13,10 @@ from vigil.embedders.base import Embedder
 from vigil.errors import InvalidInputError
 from vigil.search.filters import allowed_ids
 from vigil.search.types import SearchFilters, SearchHit, Target
+from vigil.sources import images
+from vigil.sources.images import MAX_IMAGE_BYTES
 
 MAX_RESULTS = 1000  # offset + limit: deeper pages cost a longer graph walk for little use
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
-MAX_IMAGE_PIXELS = 50_000_000  # decompression-bomb guard, about 8K x 6K
 
 
 def search_by_text(
@@ -113,25 +111,5 @@ def _hits(
 
 
 def decode_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES) -> np.ndarray:
-    """An uploaded or read image as RGB uint8, or a clear error for anything else."""
-    if not data:
-        raise InvalidInputError("the query image is empty (0 bytes)")
-    if len(data) > max_bytes:
-        raise InvalidInputError(
-            f"the query image is {len(data) / 1e6:.1f} MB, more than the {max_bytes / 1e6:.0f} MB "
-            "allowed"
-        )
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise InvalidInputError(
-                    f"the query image is {image.width}x{image.height} pixels, more than "
-                    f"{MAX_IMAGE_PIXELS:,} allowed"
-                )
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except UnidentifiedImageError as error:
-        raise InvalidInputError(
-            "the query is not an image Pillow can read (JPEG, PNG, WebP, BMP, TIFF, GIF ...)"
-        ) from error
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise InvalidInputError(f"the query image is damaged or unsupported: {error}") from error
+    """A query image as RGB uint8 through the one guarded decoder (size checked first)."""
+    return images.decode_image(data, what="the query image", max_bytes=max_bytes)

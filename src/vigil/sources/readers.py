@@ -54,19 +54,21 @@ import av
 import av.container
 import av.video
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from vigil.errors import (
     CorruptMediaError,
     InvalidInputError,
     SourceError,
     StreamUnavailableError,
+    VigilError,
 )
+from vigil.sources.images import DECODE_ERRORS, open_image, to_rgb
+from vigil.sources.locations import STREAM_SCHEMES
 from vigil.sources.types import Frame, SourceKind, SourceSpec
 
 log = logging.getLogger(__name__)
 
-STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https"})
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"}
 )
@@ -536,20 +538,14 @@ def _exif_datetime(image: Image.Image) -> datetime | None:
     return moment.astimezone()
 
 
-_IMAGE_ERRORS = (
-    OSError,
-    ValueError,
-    SyntaxError,
-    UnidentifiedImageError,
-    Image.DecompressionBombError,
-)
+_IMAGE_ERRORS = (*DECODE_ERRORS, VigilError)
 
 
 def _load_image(path: Path) -> tuple[np.ndarray, datetime | None]:
-    with Image.open(path) as image:
+    # The guarded decoder: a file declaring a huge canvas is refused before decoding.
+    with open_image(path, what=f"image {path.name!r}") as image:
         taken = _exif_datetime(image)
-        upright = ImageOps.exif_transpose(image)
-        rgb = np.asarray(upright.convert("RGB"), dtype=np.uint8)
+        rgb = to_rgb(image, what=f"image {path.name!r}", upright=True)
     return rgb, taken
 
 
@@ -572,7 +568,7 @@ class ImageFolderReader(FrameReader):
         width = height = None
         for path in self._paths:
             try:
-                with Image.open(path) as image:
+                with open_image(path) as image:
                     width, height = ImageOps.exif_transpose(image).size
                 break
             except _IMAGE_ERRORS:

@@ -6,8 +6,6 @@ import time
 from datetime import datetime
 from typing import Annotated
 
-import cv2
-import numpy as np
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import FileResponse
 
@@ -18,6 +16,7 @@ from vigil.catalog.objects import get_object
 from vigil.errors import InvalidInputError, NotFoundError
 from vigil.search.text import MAX_RESULTS
 from vigil.search.types import SearchFilters, SearchHit, Target
+from vigil.sources.images import decode_image
 
 router = APIRouter(prefix="/api/v1", tags=["search"], responses=ERROR_RESPONSES)
 
@@ -26,10 +25,6 @@ Offset = Annotated[int, Query(ge=0, le=MAX_RESULTS - 1, description="Hits to ski
 SourceFilter = Annotated[
     list[IdItem] | None, Query(description="Only these source ids (repeatable).")
 ]
-
-
-class UnsupportedImageError(InvalidInputError):
-    """The upload is not an image the decoder understands (answered with 415)."""
 
 
 def search_filters(
@@ -117,14 +112,9 @@ def search_image(
     data = file.file.read()
     if not data:
         raise InvalidInputError("the uploaded file is empty; expected a JPEG or PNG image")
-    decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if decoded is None:
-        raise UnsupportedImageError(
-            f"the upload ({file.content_type or 'unknown type'}, {len(data)} bytes) is not an "
-            "image the decoder understands; expected JPEG, PNG, WebP or BMP"
-        )
+    # The one guarded decoder: the declared size is checked before pixels are allocated.
+    image = decode_image(data, what=f"the upload ({file.content_type or 'unknown type'})")
     _check_sources(svc, filters)
-    image = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)  # (H, W, 3) uint8 RGB
     hits = svc.workspace.search_image(
         image, limit=limit, offset=offset, target=target, filters=filters
     )

@@ -7,7 +7,8 @@ from fastapi import APIRouter, status
 from vigil.api.deps import Admin, Reader, ServicesDep
 from vigil.api.schemas.common import ERROR_RESPONSES, IdPath
 from vigil.api.schemas.sources import IndexHealthOut, SourceIn, SourceOut
-from vigil.sources.types import Source, SourceKind
+from vigil.sources.locations import parse_location
+from vigil.sources.types import Source
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"], responses=ERROR_RESPONSES)
 
@@ -44,9 +45,10 @@ def get_source(source_id: IdPath, svc: ServicesDep, _: Reader) -> SourceOut:
     summary="Register a video file, image folder or stream",
 )
 def add_source(body: SourceIn, svc: ServicesDep, _: Admin) -> SourceOut:
-    location = body.location
-    if body.kind != SourceKind.STREAM and "://" not in location:
-        location = svc.allowed_location(location)
+    # One parser decides URL or path (unknown schemes refused); every path, file:// URLs
+    # included, is resolved and checked against the home and the allowed media folders.
+    parsed = parse_location(body.location)
+    location = parsed.url if parsed.url is not None else svc.allowed_location(parsed.path)
     source = svc.workspace.add_source(
         location,
         name=body.name,
