@@ -173,7 +173,9 @@ class Workspace:
                 location = str(parsed.path.expanduser().resolve())
                 kind = kind or detect_kind(location)
             except OSError as error:  # unreadable parent, too many symlinks ...
-                raise SourceError(f"source location {location!r} cannot be used: {error}") from None
+                raise SourceError(
+                    f"source location {location[:200]!r} cannot be used: {error.strerror}"
+                ) from None
         spec = SourceSpec(
             name=name or _default_name(location),
             kind=kind,

@@ -15,6 +15,8 @@ from vigil.workspace import Workspace
 
 CLASSES = ["person", "car", "empty street"]
 
+PROBABILITY_ATOL = 1e-5
+
 
 def _settings(home: Path) -> Settings:
     return Settings(
@@ -58,5 +60,7 @@ def test_ray_labels_equal_single_process_labels_and_resume(
     assert rest.skipped == partial.labeled
     got, want = _labels(on_ray), _labels(local)
     assert [(i, label) for i, label, _ in got] == [(i, label) for i, label, _ in want]
+    # Probabilities within PROBABILITY_ATOL: a Ray worker (one BLAS thread) and this process
+    # sum in different orders, and a softmax at a low temperature magnifies the last bits.
     for (_, _, a), (_, _, b) in zip(got, want, strict=True):
-        assert a == pytest.approx(b, abs=1e-6)
+        assert a == pytest.approx(b, abs=PROBABILITY_ATOL)

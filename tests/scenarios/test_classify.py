@@ -17,6 +17,7 @@ from vigil.embedders.fake import FakeEmbedder
 from vigil.errors import InvalidInputError
 from vigil.scenarios.classify import (
     FALLBACK_TEMPERATURE,
+    cached_class_text_vectors,
     class_text_vectors,
     expected_calibration_error,
     fit_classifier,
@@ -136,3 +137,27 @@ def test_bad_classifier_inputs_are_clear_errors(digits) -> None:  # type: ignore
     model = fit_classifier(text, NAMES)
     with pytest.raises(InvalidInputError, match=r"expected \(N, 64\)"):
         model.predict_proba(vectors[:2, :8])
+
+
+def test_class_vectors_are_embedded_once_per_model_and_prompts() -> None:
+    """The review queue rebuilds its classifier per request: prompts are embedded once."""
+    embedder = FakeEmbedder()
+    calls: list[list[str]] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        return embedder.embed_texts(texts)
+
+    spec = quick_spec("cache-test", ["cache probe heron", "cache probe kettle"])
+    first = cached_class_text_vectors(spec, embedder.model_id, embed)
+    embedded = len(calls)
+    assert embedded == 2
+    again = cached_class_text_vectors(spec, embedder.model_id, embed)
+    np.testing.assert_array_equal(again, first)  # the same stored array, not recomputed
+    assert len(calls) == embedded
+    again[:] = 0  # a caller changing its copy does not change the cache
+    np.testing.assert_array_equal(cached_class_text_vectors(spec, embedder.model_id, embed), first)
+    edited = quick_spec("cache-test", ["cache probe otter", "cache probe kettle"])
+    cached_class_text_vectors(edited, embedder.model_id, embed)  # new prompts: embedded afresh
+    cached_class_text_vectors(spec, "another-model", embed)  # another model: embedded afresh
+    assert len(calls) == embedded + 4

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from vigil.errors import InvalidInputError
 from vigil.scenarios.spec import (
+    MAX_CLASSES,
+    MAX_EXAMPLES,
+    MAX_PROMPT_CHARS,
+    MAX_PROMPTS,
     ItemKind,
     parse_example,
     parse_item,
@@ -123,3 +128,54 @@ def test_quick_spec_and_references() -> None:
     assert parse_item("frame:3") == (ItemKind.FRAME, 3)
     with pytest.raises(InvalidInputError, match="'frame:ID' or 'object:ID'"):
         parse_item("12")
+
+
+def _with_class(**fields: Any) -> dict[str, Any]:
+    first = {"name": "smoke", "prompts": ["a photo of smoke"], **fields}
+    return {**SMOKE, "alert_classes": [], "classes": [first, SMOKE["classes"][1]]}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (_with_class(prompts=["p"] * (MAX_PROMPTS + 1)), f"at most {MAX_PROMPTS} (MAX_PROMPTS)"),
+        (
+            _with_class(negative_prompts=["n"] * (MAX_PROMPTS + 1)),
+            f"at most {MAX_PROMPTS} (MAX_PROMPTS)",
+        ),
+        (_with_class(examples=["frame:1"] * (MAX_EXAMPLES + 1)), f"at most {MAX_EXAMPLES}"),
+        (_with_class(prompts=["x" * (MAX_PROMPT_CHARS + 1)]), f"at most {MAX_PROMPT_CHARS}"),
+        (
+            {
+                **SMOKE,
+                "alert_classes": [],
+                "classes": [{"name": f"c{i}", "prompts": ["x"]} for i in range(MAX_CLASSES + 1)],
+            },
+            f"at most {MAX_CLASSES} (MAX_CLASSES)",
+        ),
+        (_with_class(examples=["frame:99999999999999999999999"]), "out of range"),
+    ],
+)
+def test_specs_over_a_cap_are_refused_naming_the_cap(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        spec_from_dict(spec)
+
+
+def test_the_caps_themselves_are_allowed() -> None:
+    spec = spec_from_dict(_with_class(prompts=[f"p{i}" for i in range(MAX_PROMPTS)]))
+    assert len(spec.classes[0].prompts) == MAX_PROMPTS
+
+
+@pytest.mark.parametrize("depth", [5000, 100_000])
+def test_deeply_nested_yaml_is_an_input_error_not_a_crash(depth: int) -> None:
+    text = "name: deep\nclasses: " + "[" * depth + "]" * depth + "\n"
+    with pytest.raises(InvalidInputError, match="nested too deeply"):
+        spec_from_yaml(text)
+
+
+def test_item_ids_beyond_64_bits_are_input_errors() -> None:
+    with pytest.raises(InvalidInputError, match="out of range"):
+        parse_example("frame:99999999999999999999999")
+    with pytest.raises(InvalidInputError, match="out of range"):
+        parse_item("object:9223372036854775808")
+    assert parse_item("object:9223372036854775807") == (ItemKind.OBJECT, 2**63 - 1)

@@ -15,7 +15,6 @@ from fastapi import Depends, HTTPException, Request, status
 
 from vigil.api.auth import (
     LOCAL_USER,
-    KeyCheckBusyError,
     KeyVerifier,
     Principal,
     is_loopback,
@@ -23,7 +22,7 @@ from vigil.api.auth import (
 )
 from vigil.api.jobs import JobManager
 from vigil.api.store import ApiStore, Role
-from vigil.errors import InvalidInputError
+from vigil.errors import InvalidInputError, KeyCheckBusyError
 from vigil.settings import Settings
 from vigil.workspace import Workspace
 

@@ -538,7 +538,7 @@ def _exif_datetime(image: Image.Image) -> datetime | None:
     return moment.astimezone()
 
 
-_IMAGE_ERRORS = (*DECODE_ERRORS, VigilError)
+_IMAGE_ERRORS: tuple[type[Exception], ...] = (*DECODE_ERRORS, VigilError)
 
 
 def _load_image(path: Path) -> tuple[np.ndarray, datetime | None]:

@@ -48,7 +48,11 @@ def add_source(body: SourceIn, svc: ServicesDep, _: Admin) -> SourceOut:
     # One parser decides URL or path (unknown schemes refused); every path, file:// URLs
     # included, is resolved and checked against the home and the allowed media folders.
     parsed = parse_location(body.location)
-    location = parsed.url if parsed.url is not None else svc.allowed_location(parsed.path)
+    if parsed.url is not None:
+        location = parsed.url
+    else:
+        assert parsed.path is not None
+        location = svc.allowed_location(parsed.path)
     source = svc.workspace.add_source(
         location,
         name=body.name,
