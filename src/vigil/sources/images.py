@@ -69,8 +69,8 @@ def open_image(
         ) from error
     except DECODE_ERRORS as error:
         raise unreadable(
-            f"{what} is not an image Pillow can read (JPEG, PNG, WebP, BMP, TIFF, GIF ...): "
-            f"{type(error).__name__}"
+            f"{what} cannot be decoded: not an image Pillow reads (JPEG, PNG, WebP, BMP, "
+            f"TIFF, GIF ...; {type(error).__name__})"
         ) from error
     with opened:
         width, height = opened.size
@@ -95,7 +95,7 @@ def to_rgb(
             shown = ImageOps.exif_transpose(image) if upright else image
             return np.asarray(shown.convert("RGB"), dtype=np.uint8)
     except DECODE_ERRORS as error:
-        raise damaged(f"{what} is damaged or unsupported: {error}") from error
+        raise damaged(f"{what} cannot be decoded: damaged or unsupported ({error})") from error
 
 
 def decode_image(
