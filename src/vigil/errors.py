@@ -13,7 +13,7 @@ CLI and the REST API can turn any of them into one clear line::
     │   ├── CorruptMediaError  the file is truncated, corrupt or not media at all
     │   └── StreamUnavailableError  an RTSP/HTTP stream cannot be reached
     ├── ModelUnavailableError  a model backend's weights or packages are missing
-    ├── KeyCheckBusyError      every API-key hash slot stayed busy (the client should retry)
+    ├── KeyCheckBusyError      an API key cannot be checked now (throttled or busy): retry
     ├── CatalogError           the catalog database is missing, locked or inconsistent
     └── VectorIndexError       the vector index file is unreadable or mismatched
 """
@@ -58,7 +58,14 @@ class ModelUnavailableError(VigilError):
 
 
 class KeyCheckBusyError(VigilError):
-    """Every API-key hash-check slot stayed busy too long; the client should retry soon."""
+    """An API key cannot be checked now (too many wrong keys, or every hash slot busy).
+
+    ``retry_after`` is the number of seconds after which the client may try again.
+    """
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class CatalogError(VigilError):

@@ -165,19 +165,34 @@ class KeyVerifier:
             return found[1]
 
     def check(self, token: str, client: str) -> Principal | None:
-        """``verify``, counting a wrong token against ``client`` in ``failures``."""
+        """``verify`` for a request from ``client``, counting a wrong token against it.
+
+        Raises ``KeyCheckBusyError`` (with ``retry_after``) when the client has too many
+        recent failures, checked again once a hash slot is held so that requests queued
+        behind the slots do not all get their scrypt check.
+        """
         found = self.cached(token)
         if found is not None:
             return found
-        found = self.verify(token)
+        self._refuse_if_throttled(client)
+        found = self.verify(token, client=client)
         if found is None:
             self.failures.failed(client)
         return found
 
-    def verify(self, token: str) -> Principal | None:
+    def _refuse_if_throttled(self, client: str) -> None:
+        wait = self.failures.retry_after(client)
+        if wait > 0:
+            raise KeyCheckBusyError(
+                f"too many wrong API keys from this client; try again in {retry_seconds(wait)} s",
+                retry_after=wait,
+            )
+
+    def verify(self, token: str, *, client: str | None = None) -> Principal | None:
         """The key's principal, or None for a malformed, unknown, wrong or revoked token.
 
-        Raises ``KeyCheckBusyError`` when no hash slot frees within ``HASH_WAIT_S``.
+        Raises ``KeyCheckBusyError`` when no hash slot frees within ``HASH_WAIT_S``, or
+        when ``client`` is throttled by the time a slot is free.
         """
         found = self.cached(token)
         if found is not None:
@@ -191,8 +206,12 @@ class KeyVerifier:
         if record is None or record.revoked_at is not None:
             return None
         if not self._slots.acquire(timeout=HASH_WAIT_S):
-            raise KeyCheckBusyError()
+            raise KeyCheckBusyError(
+                "the server is busy checking API keys; try again in a second", retry_after=1.0
+            )
         try:
+            if client is not None:
+                self._refuse_if_throttled(client)
             digest = hash_secret(parts[2], record.salt)
         finally:
             self._slots.release()

@@ -124,21 +124,13 @@ def principal(request: Request, svc: ServicesDep) -> Principal:
     if found is not None:  # verified moments ago: no throttle, no hash
         return found
     client = request.client.host if request.client else "unknown"
-    wait = svc.keys.failures.retry_after(client)
-    if wait > 0:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"too many wrong API keys from this client; try again in "
-            f"{retry_seconds(wait)} s",
-            headers={"Retry-After": retry_seconds(wait)},
-        )
     try:
         found = svc.keys.check(token, client)
-    except KeyCheckBusyError:
+    except KeyCheckBusyError as error:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            detail="the server is busy checking API keys; try again in a second",
-            headers={"Retry-After": "1"},
+            detail=str(error),
+            headers={"Retry-After": retry_seconds(error.retry_after)},
         ) from None
     if found is None:
         raise HTTPException(
