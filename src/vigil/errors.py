@@ -11,10 +11,12 @@ CLI and the REST API can turn any of them into one clear line::
     ├── NotFoundError          unknown source / frame / model id
     ├── SourceError            a source cannot be opened or decoded
     │   ├── CorruptMediaError  the file is truncated, corrupt or not media at all
-    │   └── StreamUnavailableError  an RTSP/HTTP stream cannot be reached
+    │   ├── StreamUnavailableError  an RTSP/HTTP stream cannot be reached
+    │   └── SourceBusyError    another process is writing this source (the message names it)
     ├── ModelUnavailableError  a model backend's weights or packages are missing
     ├── KeyCheckBusyError      an API key cannot be checked now (throttled or busy): retry
     ├── CatalogError           the catalog database is missing, locked or inconsistent
+    │   └── ReadOnlyWorkspaceError  a write was asked of a workspace opened read-only
     └── VectorIndexError       the vector index file is unreadable or mismatched
 """
 
@@ -53,6 +55,10 @@ class StreamUnavailableError(SourceError):
     """A live stream could not be reached or dropped and did not come back."""
 
 
+class SourceBusyError(SourceError):
+    """Another process holds the source's writer lock (the message says which, and where)."""
+
+
 class ModelUnavailableError(VigilError):
     """A model backend cannot be loaded (missing weights or packages)."""
 
@@ -72,6 +78,10 @@ class CatalogError(VigilError):
     """The catalog database cannot be used (missing, locked, inconsistent)."""
 
 
+class ReadOnlyWorkspaceError(CatalogError):
+    """The workspace was opened read-only (its home cannot be written), and a write was asked."""
+
+
 class VectorIndexError(VigilError):
     """The vector index cannot be read, written, or does not match the catalog."""
 
@@ -84,6 +94,8 @@ __all__ = [
     "KeyCheckBusyError",
     "ModelUnavailableError",
     "NotFoundError",
+    "ReadOnlyWorkspaceError",
+    "SourceBusyError",
     "SourceError",
     "StreamUnavailableError",
     "UnsupportedImageError",

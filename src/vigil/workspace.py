@@ -221,8 +221,12 @@ class Workspace:
         max_seconds: float | None = None,
         on_progress: Callable[[IndexProgress], None] | None = None,
         objects: bool = False,
+        lock_wait_s: float = 0.0,
     ) -> list[IndexReport]:
         """Index the given sources (all file and folder sources when None), resuming each.
+
+        A source another process is indexing is waited for ``lock_wait_s`` seconds, then
+        refused with ``SourceBusyError`` (which names that process).
 
         ``objects=True`` then runs the object pass (``index_objects``) on each source:
         its report lands in ``IndexReport.objects``.
@@ -241,6 +245,7 @@ class Workspace:
                 max_frames=max_frames,
                 max_seconds=max_seconds,
                 on_progress=on_progress,
+                lock_wait_s=lock_wait_s,
             )
             for source in targets
         ]

@@ -181,6 +181,15 @@ def index(
             "--objects", help="Also detect, crop and embed objects (people, vehicles...)."
         ),
     ] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            metavar="SECONDS",
+            min=0,
+            help="Wait this long for a source another process is indexing (default: refuse).",
+        ),
+    ] = 0.0,
 ) -> None:
     """Sample, embed and store frames; resumes where an earlier run stopped."""
     settings = context.obj
@@ -234,6 +243,7 @@ def index(
             max_seconds=max_seconds,
             on_progress=show,
             objects=objects,
+            lock_wait_s=wait,
         )
     for bar in bars.values():
         bar.close()

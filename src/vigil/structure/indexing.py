@@ -35,6 +35,7 @@ from vigil.settings import Settings
 from vigil.sources.readers import open_frames
 from vigil.sources.sampling import sample_frames
 from vigil.sources.types import Frame, Source, SourceKind
+from vigil.structure.locks import source_writer_lock
 from vigil.structure.thumbnails import thumbnail_relpath, write_thumbnail
 
 if TYPE_CHECKING:
@@ -132,11 +133,38 @@ def index_source(
     max_frames: int | None = None,
     max_seconds: float | None = None,
     on_progress: Callable[[IndexProgress], None] | None = None,
+    lock_wait_s: float = 0.0,
 ) -> IndexReport:
     """Index one source, continuing from where an earlier run stopped.
 
     ``max_frames`` / ``max_seconds`` bound a run (live streams never end by themselves).
+    One process writes a source at a time: another run waits ``lock_wait_s`` seconds for
+    it, then raises ``SourceBusyError`` naming the holder.
     """
+    with source_writer_lock(Path(settings.home), source.id, wait_s=lock_wait_s):
+        return _index_source_locked(
+            source,
+            catalog=catalog,
+            vector_index=vector_index,
+            embedder=embedder,
+            settings=settings,
+            max_frames=max_frames,
+            max_seconds=max_seconds,
+            on_progress=on_progress,
+        )
+
+
+def _index_source_locked(
+    source: Source,
+    *,
+    catalog: Catalog,
+    vector_index: VectorIndex,
+    embedder: Embedder,
+    settings: Settings,
+    max_frames: int | None,
+    max_seconds: float | None,
+    on_progress: Callable[[IndexProgress], None] | None,
+) -> IndexReport:
     started = time.perf_counter()
     model_id = embedder.model_id
     is_stream = source.kind == SourceKind.STREAM

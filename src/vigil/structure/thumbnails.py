@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -30,6 +31,15 @@ def write_thumbnail(home: Path, relpath: str, image: np.ndarray, longest_side: i
         raise VigilError(f"could not encode thumbnail {relpath}")
     target = home / relpath
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".tmp")
-    temporary.write_bytes(encoded.tobytes())
-    os.replace(temporary, target)
+    # A temp name of its own per writer: two writers of the same frame (two processes, or a
+    # re-run beside a straggler) must never rename each other's half-written file away.
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent
+    )
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(encoded.tobytes())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
