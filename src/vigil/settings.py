@@ -199,8 +199,10 @@ class RuntimeSettings(BaseModel):
     webhook_secret: str | None = Field(
         None,
         description=(
-            "Shared secret of the HMAC-SHA256 'Vigil-Signature' header; set it from the "
-            "environment (VIGIL_RUNTIME__WEBHOOK_SECRET). Required in production with webhooks."
+            "Webhooks are always signed (Standard Webhooks headers) with the workspace's own "
+            "secret, shown by 'vigil webhook secret'. Set this (VIGIL_RUNTIME__WEBHOOK_SECRET) "
+            "to a 'whsec_...' secret to sign with it instead; any value also adds the older "
+            "HMAC-SHA256 'Vigil-Signature' header."
         ),
     )
     webhook_timeout_s: float = Field(5.0, gt=0, description="Per-request webhook timeout.")

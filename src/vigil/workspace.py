@@ -559,13 +559,6 @@ class Workspace:
         from vigil.runtime.store import EventStore
 
         settings = self.settings.runtime
-        production = self.settings.environment == "production"
-        if settings.webhooks and not settings.webhook_secret and production:
-            from vigil.errors import InvalidInputError
-
-            raise InvalidInputError(
-                "webhooks in production need a signing secret: set VIGIL_RUNTIME__WEBHOOK_SECRET"
-            )
         scorers = [
             resolve_scorer(
                 model,

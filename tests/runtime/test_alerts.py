@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import random
+import stat
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.runtime.helpers import WebhookReceiver
 from vigil.catalog.store import Catalog
 from vigil.runtime.alerts import (
     ALERT_LOG,
+    SECRET_FILE,
     SIGNATURE_HEADER,
     AlertDispatcher,
     backoff_delay,
@@ -147,3 +154,62 @@ def test_pending_alerts_resume_after_a_restart(
         record.id,
         record.id + 1,
     }
+
+
+def test_webhooks_are_signed_by_default_and_verify_with_standardwebhooks(
+    store: tuple[EventStore, int], tmp_path: Path, webhook: WebhookReceiver
+) -> None:
+    """Before: with no VIGIL_RUNTIME__WEBHOOK_SECRET every webhook went out unsigned."""
+    events, source_id = store
+    webhook.fail_first = 1  # the retry is signed afresh
+    config = settings(webhooks=[webhook.url], alert_log=False)
+    dispatcher = AlertDispatcher(events, config, tmp_path, seed=3)
+    events.open_event(new_event(source_id), AlertDispatcher.targets(config))
+    dispatcher.start()
+    try:
+        wait_for(lambda: webhook.received)
+    finally:
+        dispatcher.stop()
+    [got] = webhook.received
+    secret_file = tmp_path / SECRET_FILE
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    secret = secret_file.read_text().strip()
+    assert secret.startswith("whsec_")
+    payload = Webhook(secret).verify(got.body, got.headers)  # a receiver's own library
+    assert payload["type"] == "event.started"
+    assert SIGNATURE_HEADER not in got.headers  # no legacy secret configured: no legacy header
+    forged = Webhook("whsec_" + base64.b64encode(b"x" * 32).decode())
+    with pytest.raises(WebhookVerificationError):
+        forged.verify(got.body, got.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(got.body + b" ", got.headers)
+    # The CLI shows the same secret, and does not make a new one.
+    shown = subprocess.run(
+        [sys.executable, "-m", "vigil.cli.main", "webhook", "secret"],
+        env={**os.environ, "VIGIL_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout.strip() == secret
+
+
+def test_a_configured_secret_keeps_the_older_header_and_a_whsec_secret_replaces_the_workspaces(
+    store: tuple[EventStore, int], tmp_path: Path, webhook: WebhookReceiver
+) -> None:
+    events, source_id = store
+    webhook.fail_first = 0
+    configured = "whsec_" + base64.b64encode(b"vigil-test-secret-32-bytes-long!").decode()
+    for secret, home in (("s3cret", tmp_path / "a"), (configured, tmp_path / "b")):
+        home.mkdir()
+        config = settings(webhooks=[webhook.url], webhook_secret=secret, alert_log=False)
+        events.open_event(new_event(source_id), AlertDispatcher.targets(config))
+        assert AlertDispatcher(events, config, home).run_once() == 1
+    old_style, new_style = webhook.received
+    assert verify_signature("s3cret", old_style.headers[SIGNATURE_HEADER], old_style.body)
+    Webhook((tmp_path / "a" / SECRET_FILE).read_text().strip()).verify(
+        old_style.body, old_style.headers
+    )
+    Webhook(configured).verify(new_style.body, new_style.headers)
+    assert not (tmp_path / "b" / SECRET_FILE).exists()
+    assert new_style.headers["webhook-id"] != old_style.headers["webhook-id"]

@@ -311,10 +311,11 @@ app.add_typer(scenario_app, name="scenario")
 
 
 # -- runtime (vigil.cli.runtime) ---
-from vigil.cli.runtime import events_app, run  # noqa: E402  (needs friendly_errors above)
+from vigil.cli.runtime import events_app, run, webhook_app  # noqa: E402
 
 app.command("run")(run)
 app.add_typer(events_app, name="events")
+app.add_typer(webhook_app, name="webhook")
 
 
 # -- model factory (vigil.cli.models) ---

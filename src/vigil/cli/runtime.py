@@ -1,4 +1,4 @@
-"""``vigil run``, ``vigil events list|show``: scenario models on streams and archives.
+"""``vigil run``, ``vigil events list|show``, ``vigil webhook secret``: models on streams.
 
 Thin: ``run`` builds a ``Runner`` through the workspace and prints per-source
 health every few seconds; ``events`` reads the event store.
@@ -8,16 +8,39 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vigil.cli.common import context_settings, friendly_errors
 from vigil.errors import InvalidInputError
+from vigil.runtime.alerts import SECRET_PREFIX, workspace_webhook_secret
 from vigil.runtime.types import SourceHealth
 from vigil.workspace import Workspace
 
 events_app = typer.Typer(help="List and inspect events found by 'vigil run'.", no_args_is_help=True)
+webhook_app = typer.Typer(
+    help="Webhook signing: every webhook is signed (Standard Webhooks headers).",
+    no_args_is_help=True,
+)
+
+
+@webhook_app.command("secret")
+@friendly_errors
+def webhook_secret(context: typer.Context) -> None:
+    """Print the workspace's webhook signing secret (made on first use), for receivers.
+
+    Receivers verify with it, e.g. ``standardwebhooks.Webhook(secret).verify(body, headers)``.
+    """
+    settings = context_settings(context)
+    configured = settings.runtime.webhook_secret or ""
+    if configured.startswith(SECRET_PREFIX):
+        typer.echo(configured)
+        return
+    home = Path(settings.home)
+    home.mkdir(parents=True, exist_ok=True)
+    typer.echo(workspace_webhook_secret(home))
 
 
 def _workspace(context: typer.Context, **runtime: object) -> Workspace:

@@ -1,11 +1,20 @@
 """Alert delivery from the outbox: signed webhooks with retries, and a local JSON-lines log.
 
-Webhooks are signed like Stripe's: the header ``Vigil-Signature: t=<unix
-seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`` with a shared secret. Signing
-the timestamp with the body lets a receiver refuse replays older than a few
-minutes (``verify_signature``'s ``tolerance_s``). ``Vigil-Delivery`` carries the
-delivery id, the same on every retry, so a receiver can drop duplicates (a
-response lost after the receiver acted is retried: delivery is at least once).
+Every webhook is signed, by default, with the Standard Webhooks scheme
+(standardwebhooks.com): headers ``webhook-id`` (the same on every retry, so a
+receiver can drop duplicates: delivery is at least once), ``webhook-timestamp``
+and ``webhook-signature`` (``v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``),
+so a receiver verifies with an existing library, e.g. Python's
+``standardwebhooks.Webhook(secret).verify(body, headers)``. The secret is the
+workspace's own (``whsec_...``), made on first use in ``home/webhook-secret``
+(mode 0600) and shown by ``vigil webhook secret``; a configured
+``webhook_secret`` that is itself a ``whsec_`` secret replaces it.
+
+A configured ``webhook_secret`` also keeps the older Stripe-like header
+``Vigil-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`` for
+receivers written against it. Signing the timestamp with the body lets a
+receiver refuse replays older than a few minutes (``verify_signature``'s
+``tolerance_s``). ``Vigil-Delivery`` carries the delivery id.
 
 Failures back off exponentially with full jitter (AWS architecture blog,
 "Exponential Backoff and Jitter"): delay = uniform(0, min(max, base * 2^n)), so
@@ -14,19 +23,24 @@ many alerts that failed together do not retry together.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
+import os
 import random
+import secrets
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from standardwebhooks import Webhook
 
-from vigil.errors import InvalidInputError
+from vigil.errors import InvalidInputError, VigilError
 from vigil.runtime.store import LOG_TARGET, EventStore
 from vigil.runtime.types import DeliveryRecord
 from vigil.settings import RuntimeSettings
@@ -37,6 +51,50 @@ SIGNATURE_HEADER = "Vigil-Signature"
 DELIVERY_HEADER = "Vigil-Delivery"
 EVENT_HEADER = "Vigil-Event"
 ALERT_LOG = "alerts.jsonl"
+SECRET_FILE = "webhook-secret"
+SECRET_PREFIX = "whsec_"
+
+
+def workspace_webhook_secret(home: Path) -> str:
+    """The workspace's Standard Webhooks secret (``whsec_<base64>``), made on first use.
+
+    Written owner-only (0600) and published with a hard link, which fails when the file
+    exists: two processes making it at once end up with the same secret.
+    """
+    path = Path(home) / SECRET_FILE
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        secret = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+        temporary = path.with_name(f".{SECRET_FILE}.{os.getpid()}.tmp")
+        try:
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(handle, "w") as stream:
+                stream.write(secret + "\n")
+            with contextlib.suppress(FileExistsError):  # another process made it first
+                os.link(temporary, path)
+            text = path.read_text().strip()
+        except OSError as error:
+            raise VigilError(f"cannot write the webhook secret {path}: {error}") from None
+        finally:
+            temporary.unlink(missing_ok=True)
+    except OSError as error:
+        raise VigilError(f"cannot read the webhook secret {path}: {error}") from None
+    if not text.startswith(SECRET_PREFIX):
+        raise VigilError(f"{path} does not hold a {SECRET_PREFIX}... webhook secret")
+    return text
+
+
+def standard_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers that sign ``body`` as message ``message_id``."""
+    signature = Webhook(secret).sign(
+        message_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode()
+    )
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature,
+    }
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -92,6 +150,15 @@ class AlertDispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._log_lock = threading.Lock()
+        # Made only when webhooks go out, so a dispatcher that only logs writes no secret.
+        self._secret: str | None = None
+        if settings.webhooks:
+            configured = settings.webhook_secret or ""
+            self._secret = (
+                configured
+                if configured.startswith(SECRET_PREFIX)
+                else workspace_webhook_secret(Path(home))
+            )
         self.delivered = 0
         self.failed_attempts = 0
 
@@ -188,8 +255,11 @@ class AlertDispatcher:
             DELIVERY_HEADER: str(delivery.id),
             EVENT_HEADER: delivery.kind,
         }
-        if self.settings.webhook_secret:
-            headers[SIGNATURE_HEADER] = sign(self.settings.webhook_secret, int(time.time()), body)
+        now = int(time.time())
+        secret = self._secret or workspace_webhook_secret(self.log_path.parent)
+        headers.update(standard_headers(secret, f"msg_vigil_{delivery.id}", now, body))
+        if self.settings.webhook_secret:  # the older header, for receivers written against it
+            headers[SIGNATURE_HEADER] = sign(self.settings.webhook_secret, now, body)
         try:
             response = self._client.post(delivery.target, content=body, headers=headers)
         except httpx.HTTPError as error:
@@ -204,8 +274,11 @@ __all__ = [
     "DELIVERY_HEADER",
     "EVENT_HEADER",
     "SIGNATURE_HEADER",
+    "SECRET_FILE",
     "AlertDispatcher",
     "backoff_delay",
     "sign",
+    "standard_headers",
     "verify_signature",
+    "workspace_webhook_secret",
 ]
