@@ -257,6 +257,12 @@ def index(
             f"({report.frames_already_indexed} already indexed{resumed}) in {report.seconds:.1f}s, "
             f"{report.frames_per_second:.1f} frames/s, {state}"
         )
+        if report.reconnects:
+            typer.echo(
+                f"  stream: reconnects={report.reconnects} corrupt={report.corrupt_frames} "
+                f"last error={report.last_error}",
+                err=True,
+            )
         for error in report.errors:
             typer.echo(f"  warning: {error}", err=True)
         if report.objects is not None:  # -- objects --

@@ -38,7 +38,12 @@ from vigil.runtime.scorers import Scorer
 from vigil.runtime.store import EventStore, NewEvent
 from vigil.runtime.types import SourceHealth
 from vigil.settings import RuntimeSettings
-from vigil.sources.readers import FrameReader, open_frames, reconnect
+from vigil.sources.readers import (
+    FrameReader,
+    ReconnectingStreamReader,
+    ReconnectPolicy,
+    open_frames,
+)
 from vigil.sources.types import Frame, Source, SourceKind
 from vigil.structure.thumbnails import write_thumbnail
 
@@ -50,10 +55,6 @@ RATE_WINDOW_S = 5.0  # frames/s are averaged over this many recent seconds
 EVIDENCE_SIDE = 320  # longest side of the frames kept in memory for evidence
 STRIP_TILE_HEIGHT = 120  # height of each frame in an event's frame strip
 PROGRESS_EVERY_S = 5.0  # an open event's last_seen_at is saved at least this often
-
-
-class _Stopped(Exception):
-    """Raised inside the reconnect backoff when the runner is stopping."""
 
 
 @dataclass
@@ -166,6 +167,7 @@ class _SourceRun:
     reader_done: bool = False
     lag_s: float = 0.0
     last_error: str | None = None
+    reader: FrameReader | None = None  # a stream's reader carries its connection health
     meter_in: RateMeter = field(default_factory=RateMeter)
     meter_out: RateMeter = field(default_factory=RateMeter)
     tracks: dict[tuple[int, int], Track] = field(default_factory=dict)
@@ -305,6 +307,11 @@ class Runner:
 
     def health(self) -> list[SourceHealth]:
         now = time.monotonic()
+        for run in self._runs:
+            if isinstance(run.reader, ReconnectingStreamReader):
+                run.connected = run.reader.connected and not run.reader_done
+                run.reconnects = run.reader.reconnects
+                run.last_error = run.reader.last_error or run.last_error
         return [
             SourceHealth(
                 source=run.source.name,
@@ -326,50 +333,33 @@ class Runner:
 
     # -- reading --------------------------------------------------------------------------
 
-    def _sleep(self, seconds: float) -> None:
-        if self._stop.wait(seconds):
-            raise _Stopped
-
     def _open(self, run: _SourceRun) -> FrameReader:
-        spec = run.source
-        if spec.kind == SourceKind.STREAM:
-            # Retries forever (in rounds) while running: a camera may be down for hours.
-            return reconnect(
-                spec,
-                attempts=1_000_000,
+        # A stream is read across drops under the one reconnect policy (shared with
+        # indexing); it retries forever while running: a camera may be down for hours.
+        return open_frames(
+            run.source,
+            realtime=self.realtime,
+            timeout_s=self.stream_timeout_s,
+            reconnect_policy=ReconnectPolicy(
                 base_delay_s=self.settings.reconnect_base_s,
                 max_delay_s=self.settings.reconnect_max_s,
-                timeout_s=self.stream_timeout_s,
-                sleep=self._sleep,
-            )
-        return open_frames(spec, realtime=self.realtime, timeout_s=self.stream_timeout_s)
+            ),
+            wait=self._stop.wait,
+        )
 
     def _read_loop(self, run: _SourceRun) -> None:
         live = run.source.kind == SourceKind.STREAM
-        sessions = 0
         try:
-            while not self._stop.is_set():
-                try:
-                    reader = self._open(run)
-                except _Stopped:
-                    break
-                except SourceError as error:  # a file that cannot be opened: give up on it
-                    run.last_error = str(error)
-                    log.error("%s: %s", run.source.name, error)
-                    break
-                sessions += 1
-                if sessions > 1:
-                    run.reconnects += 1
-                run.connected = True
-                self._read_session(run, reader)
-                run.connected = False
-                if not live or self._stop.is_set():
-                    break
-                # A live stream that ended or failed is a drop: wait a moment, reconnect.
-                try:
-                    self._sleep(self.settings.reconnect_base_s)
-                except _Stopped:
-                    break
+            try:
+                reader = self._open(run)
+            except SourceError as error:  # cannot be opened (or a stream never came back)
+                run.last_error = str(error)
+                log.error("%s: %s", run.source.name, error)
+                return
+            run.reader = reader
+            run.connected = not live
+            self._read_session(run, reader)
+            run.connected = False
         except Exception as error:  # never leave the scorer waiting on a dead reader
             run.last_error = f"reader crashed: {error}"
             log.exception("%s: reader crashed", run.source.name)

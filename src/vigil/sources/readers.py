@@ -22,8 +22,9 @@ raise: the reader yields every frame it can decode, records what went wrong in
 ``reader.errors`` and stops. A truncated file is detected by comparing the last
 frame reached with the frame count in the container header. Callers that need a
 complete read check ``reader.errors`` after the loop. Live streams differ: a read
-failure after frames were received raises ``StreamUnavailableError`` so that a
-supervisor can reconnect (see ``reconnect``).
+failure after frames were received raises ``StreamUnavailableError``;
+``ReconnectingStreamReader`` (what ``open_frames`` gives for a stream when passed a
+``ReconnectPolicy``) reopens it instead, the same way for ``vigil run`` and ``vigil index``.
 
 Example::
 
@@ -466,6 +467,37 @@ class StreamReader(_AVReader):
             ) from error
 
 
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """How a dropped stream is reopened: the one policy of ``vigil run`` and ``vigil index``.
+
+    After a drop the reader waits ``base_delay_s``, then tries to reopen, doubling the
+    delay after each failed try up to ``max_delay_s`` (1 s, 2 s, 4 s ... 30 s), and gives
+    up after ``attempts`` failed tries in a row (``first_attempts`` before the stream was
+    ever reached, so a mistyped address fails fast while a camera reboot is a pause).
+    """
+
+    base_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    attempts: int = 1_000_000  # a camera may be down for hours
+    first_attempts: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.first_attempts < 1:
+            raise InvalidInputError(
+                f"reconnect attempts must be >= 1, got {self.attempts} / {self.first_attempts}"
+            )
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed try number ``attempt`` (0 = the first)."""
+        return float(min(self.max_delay_s, self.base_delay_s * 2**attempt))
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
 def reconnect(
     spec: SourceSpec,
     *,
@@ -473,16 +505,17 @@ def reconnect(
     base_delay_s: float = 1.0,
     max_delay_s: float = 30.0,
     timeout_s: tuple[float, float] = DEFAULT_STREAM_TIMEOUT_S,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> FrameReader:
     """Open a stream, retrying with exponential backoff (1 s, 2 s, 4 s ... capped).
 
     Cameras reboot and Wi-Fi links drop; a few retries turn those into a pause
     instead of a failed run. Raises the last ``StreamUnavailableError`` when every
-    attempt fails.
+    attempt fails. ``sleep`` returning True stops early (the caller is stopping).
     """
     if attempts < 1:
         raise InvalidInputError(f"attempts must be >= 1, got {attempts}")
+    policy = ReconnectPolicy(base_delay_s, max_delay_s, attempts, attempts)
     last_error: StreamUnavailableError | None = None
     for attempt in range(attempts):
         try:
@@ -490,11 +523,108 @@ def reconnect(
         except StreamUnavailableError as error:
             last_error = error
             if attempt + 1 < attempts:
-                delay = min(max_delay_s, base_delay_s * 2**attempt)
+                delay = policy.delay(attempt)
                 log.warning("%s; retrying in %.1fs", error, delay)
-                sleep(delay)
+                if sleep(delay) is True:
+                    break
     assert last_error is not None
-    raise StreamUnavailableError(f"{last_error} (gave up after {attempts} attempts)")
+    raise StreamUnavailableError(f"{last_error} (gave up after {attempt + 1} attempts)")
+
+
+class ReconnectingStreamReader(FrameReader):
+    """A live stream read across drops: each drop is reopened under a ``ReconnectPolicy``.
+
+    Frames keep one timeline across sessions: ``index`` keeps counting and
+    ``media_time`` is seconds since the first frame of the first session (by receipt
+    time), so a sampling grid or de-duplication reference carries over a reconnect.
+    ``connected``, ``reconnects``, ``skipped`` and ``last_error`` are the health a
+    supervisor shows. ``wait(seconds)`` sleeps between tries and returns True to stop
+    (the caller is shutting down, or its time is up): the reader then just ends.
+    Raises ``StreamUnavailableError`` when a drop outlasts the policy's attempts.
+    """
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        policy: ReconnectPolicy,
+        *,
+        timeout_s: tuple[float, float] = DEFAULT_STREAM_TIMEOUT_S,
+        wait: Callable[[float], bool] = _sleep,
+    ) -> None:
+        _check_location(spec)
+        self.spec = spec
+        self.policy = policy
+        self.timeout_s = timeout_s
+        self._wait = wait
+        self.connected = False
+        self.reconnects = 0
+        self.last_error: str | None = None
+        self._session: FrameReader | None = self._connect(policy.first_attempts)
+        info = self._session.info if self._session else SourceInfo(SourceKind.STREAM, spec.location)
+        super().__init__(info, realtime=False)
+
+    def _connect(self, attempts: int) -> FrameReader | None:
+        """A new session, or None when ``wait`` asked to stop."""
+        stopped = False
+
+        def wait(seconds: float) -> bool:
+            nonlocal stopped
+            stopped = self._wait(seconds)
+            return stopped
+
+        try:
+            session = reconnect(
+                self.spec,
+                attempts=attempts,
+                base_delay_s=self.policy.base_delay_s,
+                max_delay_s=self.policy.max_delay_s,
+                timeout_s=self.timeout_s,
+                sleep=wait,
+            )
+        except StreamUnavailableError as error:
+            if stopped:
+                return None
+            self.last_error = str(error)
+            raise
+        self.connected = True
+        return session
+
+    def _generate(self) -> Iterator[Frame]:
+        origin: datetime | None = None
+        next_index = 0
+        while self._session is not None:
+            session, offset, skipped = self._session, None, 0
+            try:
+                with session:
+                    for frame in session:
+                        self.skipped += session.skipped - skipped
+                        skipped = session.skipped
+                        captured = frame.captured_at or datetime.now(UTC)
+                        origin = origin or captured
+                        if offset is None:  # this session's media time 0, on the first's clock
+                            offset = (captured - origin).total_seconds() - frame.media_time
+                        yield replace(frame, index=next_index, media_time=frame.media_time + offset)
+                        next_index += 1
+                    self.skipped += session.skipped - skipped
+                    self.last_error = session.errors[-1] if session.errors else self.last_error
+            except StreamUnavailableError as error:
+                self.last_error = str(error)
+                log.warning("%s: %s", self.spec.name, error)
+            finally:
+                self.connected = False
+                self._session = None
+            # A live stream that ended or failed is a drop: wait a moment, reopen.
+            if self._wait(self.policy.base_delay_s):
+                return
+            self._session = self._connect(self.policy.attempts)
+            if self._session is not None:
+                self.reconnects += 1
+
+    def _release(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+            self.connected = False
 
 
 # --------------------------------------------------------------------------- image folders
@@ -615,8 +745,13 @@ def open_frames(
     *,
     realtime: bool = False,
     timeout_s: tuple[float, float] = DEFAULT_STREAM_TIMEOUT_S,
+    reconnect_policy: ReconnectPolicy | None = None,
+    wait: Callable[[float], bool] = _sleep,
 ) -> FrameReader:
     """Open the reader for ``spec.kind``, positioned at ``start_time`` seconds of media.
+
+    With ``reconnect_policy`` a stream is read across drops (``ReconnectingStreamReader``,
+    which sleeps with ``wait``); without, a drop raises ``StreamUnavailableError``.
 
     ``realtime`` paces a file at its own frame rate (a recorded clip standing in for
     a camera); live streams are paced by their sender, and ``start_time`` is ignored
@@ -632,6 +767,8 @@ def open_frames(
     if spec.kind == SourceKind.STREAM:
         if start_time > 0:
             log.debug("start_time %.3f ignored for live stream %s", start_time, spec.location)
+        if reconnect_policy is not None:
+            return ReconnectingStreamReader(spec, reconnect_policy, timeout_s=timeout_s, wait=wait)
         return StreamReader(spec, timeout_s=timeout_s)
     raise InvalidInputError(f"unknown source kind {spec.kind!r}")
 
@@ -672,6 +809,8 @@ __all__ = [
     "STREAM_SCHEMES",
     "FrameReader",
     "ImageFolderReader",
+    "ReconnectPolicy",
+    "ReconnectingStreamReader",
     "SourceInfo",
     "StreamReader",
     "VideoFileReader",

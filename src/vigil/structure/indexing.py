@@ -32,7 +32,12 @@ from vigil.catalog.vector_index import VectorIndex
 from vigil.embedders.base import Embedder
 from vigil.errors import SourceError
 from vigil.settings import Settings
-from vigil.sources.readers import open_frames
+from vigil.sources.readers import (
+    FrameReader,
+    ReconnectingStreamReader,
+    ReconnectPolicy,
+    open_frames,
+)
 from vigil.sources.sampling import sample_frames
 from vigil.sources.types import Frame, Source, SourceKind
 from vigil.structure.locks import source_writer_lock
@@ -68,6 +73,10 @@ class IndexReport:
     seconds: float = 0.0
     complete: bool = False
     errors: list[str] = field(default_factory=list)
+    # Stream health, the same fields as ``vigil run``'s: drops survived and their last cause.
+    reconnects: int = 0
+    corrupt_frames: int = 0
+    last_error: str | None = None
     # Filled by ``Workspace.index(..., objects=True)``: the object pass that followed.
     objects: ObjectIndexReport | None = None
 
@@ -174,8 +183,31 @@ def _index_source_locked(
 
     last_save = time.perf_counter()
     stopped_early = False
+    deadline = None if max_seconds is None else started + max_seconds
+
+    def wait(seconds: float) -> bool:
+        """Sleep between reconnect tries; True (stop) once the run's time is up."""
+        if deadline is None:
+            time.sleep(seconds)
+            return False
+        time.sleep(max(0.0, min(seconds, deadline - time.perf_counter())))
+        return time.perf_counter() >= deadline
+
+    # A dropped stream is reopened like ``vigil run`` does (one policy), except that an
+    # address that never answers fails at once instead of being retried for hours.
+    policy = ReconnectPolicy(
+        base_delay_s=settings.runtime.reconnect_base_s,
+        max_delay_s=settings.runtime.reconnect_max_s,
+        first_attempts=1,
+    )
+    reader: FrameReader | None = None
     try:
-        with open_frames(source, start_time=last.media_time if last else 0.0) as reader:
+        with open_frames(
+            source,
+            start_time=last.media_time if last else 0.0,
+            reconnect_policy=policy,
+            wait=wait,
+        ) as reader:
             duration = reader.info.duration
             frames: Iterator[Frame] = iter(reader)
             reference: Frame | None = None
@@ -227,8 +259,11 @@ def _index_source_locked(
             if batch:
                 flush(batch)
             report.errors.extend(reader.errors)
+            _stream_health(report, reader)
         report.complete = not report.errors and not is_stream and not stopped_early
     except Exception as error:
+        if reader is not None:
+            _stream_health(report, reader)
         report.errors.append(str(error))
         catalog.set_progress(source.id, model_id, status="failed", error=str(error))
         raise
@@ -240,6 +275,13 @@ def _index_source_locked(
     if on_progress is not None and duration is not None:
         on_progress(IndexProgress(source, duration, duration, report.frames_written))
     return report
+
+
+def _stream_health(report: IndexReport, reader: FrameReader) -> None:
+    report.corrupt_frames = reader.skipped
+    if isinstance(reader, ReconnectingStreamReader):
+        report.reconnects = reader.reconnects
+        report.last_error = reader.last_error
 
 
 def _write_batch(
