@@ -9,6 +9,12 @@ thumbnails on disk -> ``training_items`` -> student -> registry -> CLI.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -83,3 +89,75 @@ def test_distill_then_list_show_export(run: Run, tmp_path: Path) -> None:
 def test_cli_errors_are_one_clear_line(run: Run) -> None:
     assert "no registered model 'ghost'" in run("model", "show", "ghost", code=1)
     assert "no scenario named 'fire'" in run("distill", "fire", code=1)
+
+
+def _model_rows(database: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
+        try:
+            rows = connection.execute("SELECT kind, status, metrics FROM models ORDER BY id")
+            return [(str(k), str(s), str(m)) for k, s, m in rows.fetchall()]
+        except sqlite3.OperationalError:  # not migrated yet
+            return []
+
+
+def test_distill_killed_during_pruning_leaves_no_ready_model(home: Path) -> None:
+    """Before: the float model was ``ready`` with no evaluation and no report after a kill."""
+    env = {
+        **os.environ,
+        "VIGIL_HOME": str(home),
+        "VIGIL_EMBEDDER__NAME": "fake",
+        "VIGIL_DISTILL__EPOCHS": "1",
+        "VIGIL_DISTILL__INPUT_SIZE": "32",
+    }
+    cli = [sys.executable, "-m", "vigil.cli.main"]
+    process = subprocess.Popen(
+        [*cli, "distill", "walkway", "--prune", "0.5"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    database = home / "catalog.db"
+    deadline = time.monotonic() + 300
+    rows: list[tuple[str, str, str]] = []
+    while time.monotonic() < deadline and process.poll() is None:
+        rows = _model_rows(database)
+        if any(kind == "pruned" for kind, _, _ in rows):  # pruning has started
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the run must be killed during pruning"
+    rows = _model_rows(database)
+    assert [kind for kind, _, _ in rows] == ["float", "pruned"]
+    assert all(status != "ready" for _, status, _ in rows), rows
+    refused = subprocess.run(
+        [*cli, "model", "export", "1", str(home / "out")], env=env, capture_output=True, text=True
+    )
+    assert refused.returncode == 1 and refused.stderr.startswith("error:")
+    # The next run fails the leftovers and publishes a complete, reported set.
+    subprocess.run([*cli, "distill", "walkway", "--prune", "0.5"], env=env, check=True)
+    listed = json.loads(
+        subprocess.run(
+            [*cli, "model", "list", "--json"], env=env, capture_output=True, text=True, check=True
+        ).stdout
+    )
+    by_status = {m["name"]: m["status"] for m in listed}
+    assert by_status == {
+        "walkway-v1-r1-float": "failed",
+        "walkway-v1-r1-pruned": "failed",
+        "walkway-v1-r2-float": "ready",
+        "walkway-v1-r2-pruned": "ready",
+        "walkway-v1-r2-int8": "ready",
+    }
+    for model in listed:
+        if model["status"] == "ready":
+            shown = json.loads(
+                subprocess.run(
+                    [*cli, "model", "show", str(model["id"])],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            assert "eval" in shown["metrics"] and Path(shown["metrics"]["report"]).is_file()

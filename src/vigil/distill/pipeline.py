@@ -1,7 +1,9 @@
 """``vigil distill``: from a scenario's labels to registered, reported small models.
 
-Order of work, each model registered first as ``training`` and marked ``ready``
-only after its ONNX file passed its self-check:
+Order of work, each model registered first as ``training``; the set is marked
+``ready`` together, only at the very end, once every file passed its self-check
+and every model has its evaluation and report (a run killed part-way leaves no
+``ready`` model without metrics or report; its rows are failed by the next run):
 
 1. split (held-out test from human labels where possible), train the float
    student by distillation (checkpointed, so a rerun of the same data resumes);
@@ -37,6 +39,7 @@ from vigil.distill.registry import (
     finish_model,
     get_model,
     next_run_name,
+    publish_models,
     start_model,
     update_metrics,
 )
@@ -193,13 +196,17 @@ def distill(
         produced.append(
             (
                 finish_model(
-                    catalog, float_record.id, float_path, float_metrics, spec.architecture
+                    catalog,
+                    float_record.id,
+                    float_path,
+                    float_metrics,
+                    spec.architecture,
+                    ready=False,
                 ),
                 float_path,
                 "float",
             )
         )
-        pending.remove(float_record.id)
 
         if options.prune_amount is not None:
             started = time.perf_counter()
@@ -232,12 +239,13 @@ def distill(
             }
             produced.append(
                 (
-                    finish_model(catalog, pruned_record.id, pruned_path, metrics, pruned_arch),
+                    finish_model(
+                        catalog, pruned_record.id, pruned_path, metrics, pruned_arch, ready=False
+                    ),
                     pruned_path,
                     "pruned",
                 )
             )
-            pending.remove(pruned_record.id)
 
         if options.quantize:
             started = time.perf_counter()
@@ -258,57 +266,61 @@ def distill(
             metrics = {"float_agreement_on_check": agreement, "calibration_items": len(calibration)}
             produced.append(
                 (
-                    finish_model(catalog, int8_record.id, int8_path, metrics, int8_arch),
+                    finish_model(
+                        catalog, int8_record.id, int8_path, metrics, int8_arch, ready=False
+                    ),
                     int8_path,
                     "int8",
                 )
             )
-            pending.remove(int8_record.id)
+
+        started = time.perf_counter()
+        evals = evaluate(
+            splits,
+            [(label, path) for _, path, label in produced],
+            input_size=config.input_size,
+            teacher_latency=teacher_latency,
+            teacher_size_mb=teacher_size_mb,
+            repeats=options.latency_repeats,
+        )
+        seconds["evaluate"] = time.perf_counter() - started
+        context: dict[str, Any] = {
+            "scenario": f"{scenario} v{scenario_version}",
+            "test split": (
+                f"{len(splits.test)} held-out items, reference = {splits.test_reference} labels"
+            ),
+            "train / validation items": f"{len(splits.train)} / {len(splits.validation)}",
+            "latency": "batch 1, onnxruntime CPU, 2 threads; throughput at batch 64",
+            "seconds": {k: round(v, 1) for k, v in seconds.items()},
+        }
+        by_name = {e.name: e for e in evals}
+        reports: dict[str, Path] = {}
+        for record, _, label in produced:
+            folder = models_dir / str(record.id)
+            paths = write_report(
+                folder,
+                evals,
+                class_names=dataset.class_names,
+                title=f"{record.name}: teacher vs students",
+                context=context,
+            )
+            reports = reports or paths
+            final: dict[str, Any] = {
+                **record.metrics,
+                "eval": by_name[label].row(),
+                "report": str(paths["report.md"]),
+            }
+            update_metrics(catalog, record.id, final)
+        # The set is complete: files self-checked, metrics and reports written. Only now
+        # does any of it become ``ready`` (one transaction, each file re-hashed).
+        publish_models(catalog, pending)
+        records = [get_model(catalog, record.id) for record, _, _ in produced]
     except BaseException as error:
         for model_id in pending:
             reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
             fail_model(catalog, model_id, f"{type(error).__name__}: {reason}")
         raise
 
-    started = time.perf_counter()
-    evals = evaluate(
-        splits,
-        [(label, path) for _, path, label in produced],
-        input_size=config.input_size,
-        teacher_latency=teacher_latency,
-        teacher_size_mb=teacher_size_mb,
-        repeats=options.latency_repeats,
-    )
-    seconds["evaluate"] = time.perf_counter() - started
-    context: dict[str, Any] = {
-        "scenario": f"{scenario} v{scenario_version}",
-        "test split": (
-            f"{len(splits.test)} held-out items, reference = {splits.test_reference} labels"
-        ),
-        "train / validation items": f"{len(splits.train)} / {len(splits.validation)}",
-        "latency": "batch 1, onnxruntime CPU, 2 threads; throughput at batch 64",
-        "seconds": {k: round(v, 1) for k, v in seconds.items()},
-    }
-    by_name = {e.name: e for e in evals}
-    records = []
-    reports: dict[str, Path] = {}
-    for record, _, label in produced:
-        folder = models_dir / str(record.id)
-        paths = write_report(
-            folder,
-            evals,
-            class_names=dataset.class_names,
-            title=f"{record.name}: teacher vs students",
-            context=context,
-        )
-        reports = reports or paths
-        final: dict[str, Any] = {
-            **record.metrics,
-            "eval": by_name[label].row(),
-            "report": str(paths["report.md"]),
-        }
-        update_metrics(catalog, record.id, final)
-        records.append(get_model(catalog, record.id))
     shutil.rmtree(work, ignore_errors=True)  # every model is done: the checkpoints are spent
     return DistillOutcome(models=records, evals=evals, reports=reports, seconds=seconds)
 

@@ -22,7 +22,7 @@ from vigil.catalog.models_schema import ModelRow
 from vigil.catalog.schema import utcnow
 from vigil.catalog.store import Catalog
 from vigil.distill.export import sha256_file
-from vigil.errors import InvalidInputError, NotFoundError
+from vigil.errors import InvalidInputError, NotFoundError, VigilError
 
 
 class ModelKind(StrEnum):
@@ -158,9 +158,19 @@ def start_model(
 
 
 def finish_model(
-    catalog: Catalog, model_id: int, path: Path, metrics: dict[str, Any], architecture: str
+    catalog: Catalog,
+    model_id: int,
+    path: Path,
+    metrics: dict[str, Any],
+    architecture: str,
+    *,
+    ready: bool = True,
 ) -> ModelRecord:
-    """Mark a model ``ready``: its file exists, passed its self-check, and is hashed now."""
+    """Record a model's file (self-checked, hashed now); mark it ``ready`` unless ``ready=False``.
+
+    A model made as part of a set (``vigil distill``) is recorded with ``ready=False`` and
+    published with the rest of its set by ``publish_models`` once metrics and report exist.
+    """
     if not path.is_file():
         raise InvalidInputError(f"cannot mark model {model_id} ready: no file at {path}")
     digest, size = sha256_file(path), path.stat().st_size
@@ -168,7 +178,8 @@ def finish_model(
         row = session.get(ModelRow, model_id)
         if row is None:
             raise NotFoundError(f"no registered model with id {model_id}")
-        row.status = ModelStatus.READY.value
+        if ready:
+            row.status = ModelStatus.READY.value
         row.path = str(path.resolve())
         row.sha256 = digest
         row.size_bytes = size
@@ -177,6 +188,36 @@ def finish_model(
         row.error = None
         row.updated_at = utcnow()
         return _record(row)
+
+
+def publish_models(catalog: Catalog, model_ids: list[int]) -> None:
+    """Mark a complete set of models ``ready`` together, after checking each one again.
+
+    Each must still be ``training`` (no concurrent run failed it), have its file with the
+    hash recorded at export, an evaluation in its metrics and its report on disk; else
+    nothing is published and the set is failed by the caller.
+    """
+    with guard("publish the models"), _writes(catalog).begin() as session:
+        rows = [session.get(ModelRow, model_id) for model_id in model_ids]
+        for model_id, row in zip(model_ids, rows, strict=True):
+            if row is None:
+                raise NotFoundError(f"no registered model with id {model_id}")
+            problem = None
+            if row.status != ModelStatus.TRAINING.value:
+                problem = f"its status is {row.status!r}"
+            elif row.path is None or not Path(row.path).is_file():
+                problem = "its file is missing"
+            elif sha256_file(Path(row.path)) != row.sha256:
+                problem = "its file changed since it was exported"
+            elif "eval" not in row.metrics or not Path(str(row.metrics.get("report"))).is_file():
+                problem = "its evaluation or report is missing"
+            if problem is not None:
+                raise VigilError(f"model {row.name!r} cannot be published: {problem}")
+        now = utcnow()
+        for row in rows:
+            assert row is not None
+            row.status = ModelStatus.READY.value
+            row.updated_at = now
 
 
 def update_metrics(catalog: Catalog, model_id: int, metrics: dict[str, Any]) -> None:
