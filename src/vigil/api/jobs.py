@@ -24,7 +24,7 @@ from typing import Any
 from vigil.api.store import ApiStore, JobRecord, JobStatus
 from vigil.catalog.schema import utcnow
 from vigil.errors import InvalidInputError, VigilError
-from vigil.structure.indexing import IndexProgress
+from vigil.structure.indexing import IndexProgress, recover_interrupted
 from vigil.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,8 @@ class JobManager:
         self._cancel: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
         self.recovered = store.interrupt_unfinished()
+        # Indexing health a dead process left ``running`` (a killed server or CLI run).
+        self.recovered_sources = recover_interrupted(workspace.catalog, workspace.home)
 
     def submit(self, kind: str, params: dict[str, Any]) -> JobRecord:
         entry = _KINDS.get(kind)

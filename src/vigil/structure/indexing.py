@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vigil.catalog.store import Catalog
-from vigil.catalog.types import NewFrame
+from vigil.catalog.types import NewFrame, ProgressStatus
 from vigil.catalog.vector_index import VectorIndex
 from vigil.embedders.base import Embedder
-from vigil.errors import SourceError
+from vigil.errors import SourceBusyError, SourceError
 from vigil.settings import Settings
 from vigil.sources.readers import (
     FrameReader,
@@ -275,6 +275,32 @@ def _index_source_locked(
     if on_progress is not None and duration is not None:
         on_progress(IndexProgress(source, duration, duration, report.frames_written))
     return report
+
+
+def recover_interrupted(catalog: Catalog, home: Path) -> list[int]:
+    """Mark indexing left ``running`` by a process that died as ``partial``; returns source ids.
+
+    A live indexer holds its source's writer lock, and the kernel drops the lock of a
+    killed one, so a ``running`` row whose lock is free belongs to a dead process.
+    Called when a server starts, so a source's health never says ``running`` for nothing.
+    """
+    recovered: list[int] = []
+    for record in catalog.list_progress():
+        if record.status != ProgressStatus.RUNNING:
+            continue
+        try:
+            with source_writer_lock(home, record.source_id):
+                catalog.set_progress(
+                    record.source_id,
+                    record.model_id,
+                    status=ProgressStatus.PARTIAL,
+                    error="interrupted: the process indexing this source stopped before "
+                    "finishing; index it again to resume",
+                )
+        except SourceBusyError:
+            continue  # a live process is indexing it: its row is right
+        recovered.append(record.source_id)
+    return recovered
 
 
 def _stream_health(report: IndexReport, reader: FrameReader) -> None:
