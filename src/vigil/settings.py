@@ -277,6 +277,14 @@ class Settings(BaseSettings):
         Path("vigil-data"),
         description="Workspace folder: catalog database, vector index, thumbnails.",
     )
+    read_only: bool = Field(
+        False,
+        description=(
+            "Open the workspace read-only (VIGIL_READ_ONLY=1 or 'vigil --read-only'): search "
+            "works, nothing is written (no migration, index file or lock). Chosen by itself "
+            "when the home cannot be written, e.g. an archived snapshot."
+        ),
+    )
     database_url: str | None = Field(
         None,
         description=(

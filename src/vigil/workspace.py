@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vigil.catalog.db import folder_is_writable
 from vigil.catalog.objects import ObjectVectors, frame_embedding_id, object_embedding_id
 from vigil.catalog.store import Catalog
 from vigil.catalog.sync import sync_with_catalog
@@ -29,7 +30,7 @@ from vigil.catalog.vector_index import VectorIndex
 from vigil.embedders.base import Embedder, create_embedder
 from vigil.embedders.concept_bridge import load_coco_classes
 from vigil.embedders.detector import CocoDetector
-from vigil.errors import InvalidInputError, SourceError
+from vigil.errors import InvalidInputError, ReadOnlyWorkspaceError, SourceError
 from vigil.scale import RayIndexReport, Shard, index_on_ray
 from vigil.scenarios.spec import ScenarioRecord, ScenarioSpec
 from vigil.scenarios.types import AutolabelProgress, AutolabelReport, ReviewItem
@@ -63,8 +64,12 @@ class Workspace:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.home = Path(settings.home)
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.catalog = Catalog.open(settings.resolved_database_url)
+        if not self.home.exists() and not settings.read_only:
+            self.home.mkdir(parents=True, exist_ok=True)
+        # Read-only when asked, or when the home cannot be written (an archived snapshot):
+        # searching works, and every write is refused with one clear error.
+        self.read_only = settings.read_only or not folder_is_writable(self.home)
+        self.catalog = Catalog.open(settings.resolved_database_url, read_only=self.read_only)
         self._embedder = embedder
         self._vector_index: VectorIndex | None = None
         self._object_index: VectorIndex | None = None
@@ -93,6 +98,14 @@ class Workspace:
                 index.save()
         self.catalog.close()
 
+    def require_writable(self, action: str) -> None:
+        """Refuse ``action`` on a read-only workspace before any file (lock, thumbnail) is made."""
+        if self.read_only:
+            raise ReadOnlyWorkspaceError(
+                f"cannot {action}: the workspace {self.home} is open read-only (its folder "
+                "cannot be written, or read_only is set); searching works, changing it does not"
+            )
+
     # -- models ---------------------------------------------------------------------------
 
     @property
@@ -119,7 +132,11 @@ class Workspace:
         embedder = self.embedder
         path = self.home / "index" / f"{_file_safe(embedder.model_id)}{suffix}"
         index = VectorIndex.open(
-            path, embedder.dim, self.settings.index, model_id=embedder.model_id
+            path,
+            embedder.dim,
+            self.settings.index,
+            model_id=embedder.model_id,
+            read_only=self.read_only,
         )
         sync_with_catalog(index, table, embedder.model_id)
         return index
@@ -154,6 +171,7 @@ class Workspace:
         ``location`` is a stream URL of a known scheme, a ``file://`` URL or a path
         (resolved here); any other scheme is refused (``parse_location``).
         """
+        self.require_writable("add a source")
         parsed = parse_location(location)
         if parsed.url is not None:
             if kind not in (None, SourceKind.STREAM):
@@ -196,6 +214,7 @@ class Workspace:
 
     def remove_source(self, id_or_name: int | str) -> Source:
         """Forget a source: its frames, vectors and thumbnails."""
+        self.require_writable("remove a source")
         source = self.catalog.get_source(id_or_name)
         removed_objects = ObjectVectors(self.catalog).embedding_ids_of_source(source.id)
         removed_ids = self.catalog.remove_source(source.id)
@@ -231,6 +250,7 @@ class Workspace:
         ``objects=True`` then runs the object pass (``index_objects``) on each source:
         its report lands in ``IndexReport.objects``.
         """
+        self.require_writable("index")
         if sources:
             targets = [self.catalog.get_source(item) for item in sources]
         else:
@@ -410,6 +430,7 @@ class Workspace:
         on_shard: Callable[[Shard, int], None] | None = None,
     ) -> RayIndexReport:
         """``index`` with the decoding and embedding spread over a Ray cluster (docs/ray.md)."""
+        self.require_writable("index")
         if sources:
             targets = [self.catalog.get_source(item) for item in sources]
         else:

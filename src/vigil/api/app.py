@@ -37,6 +37,8 @@ from vigil.errors import (
     InvalidInputError,
     ModelUnavailableError,
     NotFoundError,
+    ReadOnlyWorkspaceError,
+    SourceBusyError,
     SourceError,
     UnsupportedImageError,
     VectorIndexError,
@@ -56,6 +58,8 @@ _STATUS: list[tuple[type[VigilError], int]] = [
     (ImageTooLargeError, 413),
     (NotFoundError, 404),
     (InvalidInputError, 422),
+    (SourceBusyError, 409),  # another process is indexing the source
+    (ReadOnlyWorkspaceError, 409),  # a write asked of an archive served read-only
     (SourceError, 422),
     (ModelUnavailableError, 503),
     (CatalogError, 503),

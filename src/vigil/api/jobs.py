@@ -111,9 +111,12 @@ class JobManager:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vigil-job")
         self._cancel: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
-        self.recovered = store.interrupt_unfinished()
-        # Indexing health a dead process left ``running`` (a killed server or CLI run).
-        self.recovered_sources = recover_interrupted(workspace.catalog, workspace.home)
+        self.recovered = 0
+        self.recovered_sources: list[int] = []
+        if not workspace.read_only:  # a read-only archive is served as it is
+            self.recovered = store.interrupt_unfinished()
+            # Indexing health a dead process left ``running`` (a killed server or CLI run).
+            self.recovered_sources = recover_interrupted(workspace.catalog, workspace.home)
 
     def submit(self, kind: str, params: dict[str, Any]) -> JobRecord:
         entry = _KINDS.get(kind)
@@ -157,7 +160,8 @@ class JobManager:
             for event in self._cancel.values():
                 event.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self.store.interrupt_unfinished()
+        if not self.workspace.read_only:
+            self.store.interrupt_unfinished()
 
     def _run(self, job_id: int, entry: JobKind, params: dict[str, Any]) -> None:
         with self._lock:

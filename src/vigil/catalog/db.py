@@ -12,14 +12,23 @@ SQLite specifics, and why:
   front, so two writers queue on the busy timeout instead of one failing at once
   with a lock-upgrade deadlock (SQLite does not run the busy handler then).
 - foreign keys ON, so deleting a source cascades to its frames and vectors.
+
+Read-only catalogs (an archived snapshot, a home the process cannot write): the
+SQLite file is opened as a ``mode=ro`` URI (``immutable=1`` when no WAL file is
+beside it, so no lock or ``-shm`` file is needed), no migration is attempted
+(the schema must already be current), no pragma that writes is issued, and any
+write transaction is refused with ``ReadOnlyWorkspaceError`` before it starts.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -30,7 +39,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from vigil.errors import CatalogError
+from vigil.errors import CatalogError, ReadOnlyWorkspaceError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_BUSY_TIMEOUT_S = 15.0
@@ -47,8 +56,36 @@ def safe_url(url: URL | str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def create_catalog_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
-    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL."""
+def folder_is_writable(folder: Path) -> bool:
+    """Whether this process can create files in ``folder`` (an actual write probe).
+
+    A probe rather than ``os.access``: that answers yes for root on a read-only mount,
+    and cannot see read-only bind mounts or full disks.
+    """
+    try:
+        handle, name = tempfile.mkstemp(prefix=".vigil-write-probe.", dir=folder)
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(name)
+    return True
+
+
+def _read_only_sqlite_url(path: Path) -> str:
+    """A ``mode=ro`` URI for the SQLite file at ``path`` (``immutable`` with no WAL left)."""
+    wal = path.with_name(path.name + "-wal")
+    has_wal = wal.exists() and wal.stat().st_size > 0
+    options = "mode=ro" if has_wal else "mode=ro&immutable=1"
+    return f"sqlite:///file:{quote(str(path))}?{options}&uri=true"
+
+
+def create_catalog_engine(
+    url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, read_only: bool = False
+) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL.
+
+    ``read_only`` opens SQLite files as read-only URIs and refuses every write transaction.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as error:
@@ -68,6 +105,10 @@ def create_catalog_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIME
                 raise CatalogError(
                     f"catalog folder does not exist or is not a folder: {path.parent}"
                 )
+            if read_only:
+                if not path.is_file():
+                    raise CatalogError(f"no catalog to open read-only at {path}")
+                parsed = make_url(_read_only_sqlite_url(path.resolve()))
         connect_args["timeout"] = busy_timeout_s  # sqlite3's busy handler, in seconds
     elif backend == "postgresql":
         connect_args["connect_timeout"] = max(1, round(busy_timeout_s))
@@ -81,11 +122,23 @@ def create_catalog_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIME
     except (SQLAlchemyError, ImportError) as error:
         raise CatalogError(f"cannot use catalog database {safe_url(parsed)}: {error}") from error
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, busy_timeout_s)
+        _configure_sqlite(engine, busy_timeout_s, read_only=read_only)
+    if read_only:
+        _refuse_writes(engine)
     return engine
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
+def _refuse_writes(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(WRITE, False):
+            raise ReadOnlyWorkspaceError(
+                f"cannot change the catalog {engine.url.database or ''}: it is open read-only "
+                "(its folder cannot be written, or read_only is set); searching works"
+            )
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_s: float, *, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (see _on_begin), instead
@@ -94,8 +147,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        if not read_only:  # setting the journal mode writes to the file
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -148,6 +202,22 @@ def migrate(engine: Engine) -> str:
                 raise CatalogError(
                     f"cannot migrate catalog {safe_url(engine.url)}: {error}"
                 ) from error
+    return _joined(heads)
+
+
+def check_schema(engine: Engine) -> str:
+    """The schema revisions of a catalog opened read-only; refuses one that needs migrating."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with guard("open the catalog read-only", engine.url), engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current != heads:
+        raise CatalogError(
+            f"{safe_url(engine.url)} is read-only and its schema ({_joined(current) or 'none'}) "
+            f"is not this Vigil's ({_joined(heads)}); open it once where it can be written, "
+            "so it is migrated"
+        )
     return _joined(heads)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigil.catalog.db import (
     DEFAULT_BUSY_TIMEOUT_S,
     WRITE,
+    check_schema,
     create_catalog_engine,
     guard,
     migrate,
@@ -55,9 +56,12 @@ _VECTOR_DTYPE = np.dtype("<f4")  # how vectors are stored: float32, little-endia
 class Catalog:
     """Typed access to the catalog database (SQLite file or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, *, revision: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, revision: str | None = None, read_only: bool = False
+    ) -> None:
         self.engine = engine
         self.revision = revision
+        self.read_only = read_only
         self._reads = sessionmaker(engine, expire_on_commit=False)
         # Writes take the database write lock when they begin (SQLite BEGIN IMMEDIATE).
         self._writes = sessionmaker(
@@ -65,21 +69,28 @@ class Catalog:
         )
 
     @classmethod
-    def open(cls, url: str | Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Catalog:
+    def open(
+        cls,
+        url: str | Path,
+        *,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+        read_only: bool = False,
+    ) -> Catalog:
         """Connect (a ``Path`` means an SQLite file) and migrate to the newest schema.
 
         ``busy_timeout_s`` is how long a write waits for another process's lock
-        before it fails with ``CatalogError``.
+        before it fails with ``CatalogError``. ``read_only`` migrates nothing and
+        refuses writes (``ReadOnlyWorkspaceError``): for archives and read-only homes.
         """
         if isinstance(url, Path):
             url = f"sqlite:///{url.expanduser().resolve()}"
-        engine = create_catalog_engine(url, busy_timeout_s=busy_timeout_s)
+        engine = create_catalog_engine(url, busy_timeout_s=busy_timeout_s, read_only=read_only)
         try:
-            revision = migrate(engine)
+            revision = check_schema(engine) if read_only else migrate(engine)
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, revision=revision)
+        return cls(engine, revision=revision, read_only=read_only)
 
     @property
     def reads(self) -> sessionmaker[Session]:

@@ -99,6 +99,7 @@ class VectorIndex:
         self._max_id = -1
         self._dirty = False
         self._lock = threading.RLock()  # FAISS is not safe for a search during an add
+        self.read_only = False  # set by open(read_only=True): save() writes nothing
 
     # -- construction ----------------------------------------------------------------------
 
@@ -113,10 +114,20 @@ class VectorIndex:
 
     @classmethod
     def open(
-        cls, path: Path, dim: int, settings: IndexSettings, *, model_id: str = ""
+        cls,
+        path: Path,
+        dim: int,
+        settings: IndexSettings,
+        *,
+        model_id: str = "",
+        read_only: bool = False,
     ) -> VectorIndex:
-        """Load the index at ``path``, or start an empty one there if there is none."""
+        """Load the index at ``path``, or start an empty one there if there is none.
+
+        ``read_only``: reconciled with the catalog in memory, never written back.
+        """
         index = cls(path, dim, settings, model_id=model_id)
+        index.read_only = read_only
         if Path(path).exists():
             index._load()
         else:
@@ -403,7 +414,7 @@ class VectorIndex:
 
     def save(self) -> None:
         """Write atomically (temp file, then rename): a crash never leaves half an index."""
-        if self.path is None:
+        if self.path is None or self.read_only:
             return
         with self._lock:
             if not self._dirty and self.path.exists():

@@ -45,8 +45,17 @@ def configure(
         str | None, typer.Option(help="Local folder or hub name of a CLIP/SigLIP checkpoint.")
     ] = None,
     device: Annotated[str | None, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'.")] = None,
+    read_only: Annotated[
+        bool,
+        typer.Option(
+            "--read-only",
+            help="Open the workspace read-only (chosen by itself when home cannot be written).",
+        ),
+    ] = False,
 ) -> None:
     overrides: dict[str, Any] = {}
+    if read_only:
+        overrides["read_only"] = True
     if home is not None:
         overrides["home"] = home
     if database_url is not None:

@@ -77,7 +77,8 @@ def workspace_webhook_secret(home: Path) -> str:
         except OSError as error:
             raise VigilError(f"cannot write the webhook secret {path}: {error}") from None
         finally:
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # EROFS even when it was never made
+                temporary.unlink(missing_ok=True)
     except OSError as error:
         raise VigilError(f"cannot read the webhook secret {path}: {error}") from None
     if not text.startswith(SECRET_PREFIX):
