@@ -48,10 +48,10 @@ from tests.runtime.helpers import (  # noqa: E402
     write_ts,
 )
 
+from vigil.catalog.events_store import EventStore  # noqa: E402
 from vigil.embedders.base import create_embedder  # noqa: E402
 from vigil.runtime.runner import Runner  # noqa: E402
 from vigil.runtime.scorers import OnnxScorer, Scorer, ZeroShotScorer  # noqa: E402
-from vigil.runtime.store import EventStore  # noqa: E402
 from vigil.settings import EmbedderSettings, RuntimeSettings, Settings  # noqa: E402
 from vigil.workspace import Workspace  # noqa: E402
 

@@ -7,8 +7,11 @@ CLI and the REST API can turn any of them into one clear line::
     VigilError
     ├── InvalidInputError      bad argument from a user: empty query, wrong image, bad window
     │   ├── ImageTooLargeError declared pixel count over the decoder's limit (a bomb)
-    │   └── UnsupportedImageError  uploaded bytes are not an image the decoder reads
+    │   ├── UnsupportedImageError  uploaded bytes are not an image the decoder reads
+    │   └── ServeRefusedError  the server would be reachable from the network unguarded
     ├── NotFoundError          unknown source / frame / model id
+    ├── ConflictError          a change lost a race against another change
+    │   └── ScenarioConflictError  a newer scenario version was saved since the edit began
     ├── SourceError            a source cannot be opened or decoded
     │   ├── CorruptMediaError  the file is truncated, corrupt or not media at all
     │   ├── StreamUnavailableError  an RTSP/HTTP stream cannot be reached
@@ -17,7 +20,11 @@ CLI and the REST API can turn any of them into one clear line::
     ├── KeyCheckBusyError      an API key cannot be checked now (throttled or busy): retry
     ├── CatalogError           the catalog database is missing, locked or inconsistent
     │   └── ReadOnlyWorkspaceError  a write was asked of a workspace opened read-only
-    └── VectorIndexError       the vector index file is unreadable or mismatched
+    ├── VectorIndexError       the vector index file is unreadable or mismatched
+    └── ClusterError           a Ray cluster cannot be reached or lost work beyond retries
+
+The REST API maps these by class (``vigil.api.app.status_of``), never by name;
+declare a new error here, under the branch whose status it should get.
 """
 
 from __future__ import annotations
@@ -41,6 +48,18 @@ class UnsupportedImageError(InvalidInputError):
 
 class NotFoundError(VigilError, LookupError):
     """An id or name does not refer to anything in the catalog."""
+
+
+class ServeRefusedError(InvalidInputError):
+    """The server would be reachable from the network with nothing guarding it."""
+
+
+class ConflictError(VigilError):
+    """A change lost a race: somebody else changed the same thing first (answered with 409)."""
+
+
+class ScenarioConflictError(ConflictError):
+    """Somebody saved a newer version since the edit started (answered with 409)."""
 
 
 class SourceError(VigilError):
@@ -86,8 +105,14 @@ class VectorIndexError(VigilError):
     """The vector index cannot be read, written, or does not match the catalog."""
 
 
+class ClusterError(VigilError):
+    """The Ray cluster could not be reached, or lost work beyond its retry budget."""
+
+
 __all__ = [
     "CatalogError",
+    "ClusterError",
+    "ConflictError",
     "CorruptMediaError",
     "ImageTooLargeError",
     "InvalidInputError",
@@ -95,6 +120,8 @@ __all__ = [
     "ModelUnavailableError",
     "NotFoundError",
     "ReadOnlyWorkspaceError",
+    "ScenarioConflictError",
+    "ServeRefusedError",
     "SourceBusyError",
     "SourceError",
     "StreamUnavailableError",

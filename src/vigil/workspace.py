@@ -49,8 +49,8 @@ from vigil.structure.objects import ObjectIndexReport, index_objects
 if TYPE_CHECKING:  # runtime, model factory, segments/clusters/eval: all imported lazily
     from datetime import datetime
 
+    from vigil.catalog.models_store import ModelRecord
     from vigil.distill.pipeline import DistillOutcome
-    from vigil.distill.registry import ModelRecord
     from vigil.evaluation.retrieval import RetrievalReport
     from vigil.runtime.runner import Runner
     from vigil.runtime.types import DeliveryRecord, EventRecord
@@ -574,16 +574,16 @@ class Workspace:
 
         Call ``run(duration_s)`` on it, or ``start()`` / ``health()`` / ``stop()``.
         """
+        from vigil.catalog.events_store import EventStore
         from vigil.runtime.alerts import AlertDispatcher
         from vigil.runtime.models import resolve_scorer
         from vigil.runtime.runner import Runner
-        from vigil.runtime.store import EventStore
 
         settings = self.settings.runtime
         scorers = [
             resolve_scorer(
                 model,
-                engine=self.catalog.engine,
+                catalog=self.catalog,
                 embedder=lambda: self.embedder,
                 scenario=lambda name: self.get_scenario(name).spec,
                 threads=threads,
@@ -615,7 +615,7 @@ class Workspace:
         limit: int = 100,
     ) -> list[EventRecord]:
         """Stored events, newest first, filtered by source, scenario, class and start time."""
-        from vigil.runtime.store import EventStore
+        from vigil.catalog.events_store import EventStore
 
         return EventStore(self.catalog.engine).list_events(
             source_id=self.get_source(source).id if source is not None else None,
@@ -628,13 +628,13 @@ class Workspace:
         )
 
     def get_event(self, event_id: int) -> EventRecord:
-        from vigil.runtime.store import EventStore
+        from vigil.catalog.events_store import EventStore
 
         return EventStore(self.catalog.engine).get_event(event_id)
 
     def event_deliveries(self, event_id: int) -> list[DeliveryRecord]:
         """The alert outbox entries of one event (pending, delivered or failed)."""
-        from vigil.runtime.store import EventStore
+        from vigil.catalog.events_store import EventStore
 
         store = EventStore(self.catalog.engine)
         store.get_event(event_id)  # NotFoundError for an unknown id
@@ -659,18 +659,18 @@ class Workspace:
         )
 
     def list_models(self, scenario: str | None = None) -> list[ModelRecord]:
-        from vigil.distill.registry import list_models
+        from vigil.catalog.models_store import list_models
 
         return list_models(self.catalog, scenario=scenario)
 
     def get_model(self, reference: int | str) -> ModelRecord:
-        from vigil.distill.registry import get_model
+        from vigil.catalog.models_store import get_model
 
         return get_model(self.catalog, reference)
 
     def export_model(self, reference: int | str, destination: Path) -> Path:
         """Copy a ready model's ONNX file out, checking its hash against the registry."""
-        from vigil.distill.registry import export_model
+        from vigil.distill.export import export_model
 
         return export_model(self.catalog, reference, Path(destination))
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import api_settings, index_vtest, wait_for_job
 from vigil.api import ServeRefusedError, create_app
-from vigil.api.store import ApiStore, JobStatus
+from vigil.catalog.api_store import ApiStore, JobStatus
 from vigil.catalog.store import Catalog
 
 

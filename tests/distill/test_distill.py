@@ -11,19 +11,19 @@ import pytest
 import torch
 
 from tests.distill.conftest import fashion_dataset
+from vigil.catalog.models_store import (
+    ModelKind,
+    ModelStatus,
+    get_model,
+    list_models,
+    sha256_file,
+)
 from vigil.catalog.store import Catalog
 from vigil.distill import pipeline
 from vigil.distill.data import MIN_ITEMS, NO_LABEL, DistillDataset, split_dataset
-from vigil.distill.export import export_onnx, sha256_file
+from vigil.distill.export import export_model, export_onnx
 from vigil.distill.model_card import ModelCard, read_model_card
 from vigil.distill.pipeline import DistillOptions, distill, torch_probs
-from vigil.distill.registry import (
-    ModelKind,
-    ModelStatus,
-    export_model,
-    get_model,
-    list_models,
-)
 from vigil.distill.student import StudentSpec, build_student, parameter_count, prune_channels
 from vigil.distill.train import TrainConfig, resize_images, to_tensor, train_student
 from vigil.errors import InvalidInputError, NotFoundError
@@ -210,7 +210,7 @@ def test_distill_registers_reports_and_serves_three_models(
     assert [m["name"] for m in report["models"]] == ["teacher", "float", "pruned", "int8"]
     assert report["models"][0]["agreement"] == 1.0
     # The runtime finds the ready model by name; export copies the exact file.
-    assert registry_path(catalog.engine, "fashion-v2-r1-int8") == by_kind[ModelKind.INT8].path
+    assert registry_path(catalog, "fashion-v2-r1-int8") == by_kind[ModelKind.INT8].path
     copied = export_model(catalog, "fashion-v2-r1-float", tmp_path / "out")
     assert copied.name == "fashion-v2-r1-float.onnx" or copied == tmp_path / "out"
     assert sha256_file(copied) == by_kind[ModelKind.FLOAT].sha256
@@ -245,7 +245,7 @@ def test_an_interrupted_run_leaves_failed_rows_that_are_never_served_then_reruns
     assert rows[ModelKind.INT8].path is None
     assert not (tmp_path / "models" / str(rows[ModelKind.INT8].id) / "model.onnx").exists()
     with pytest.raises(InvalidInputError, match="status 'failed'"):
-        registry_path(catalog.engine, "fashion-v1-r1-int8")
+        registry_path(catalog, "fashion-v1-r1-int8")
     with pytest.raises(InvalidInputError, match="expected 'ready'"):
         export_model(catalog, "fashion-v1-r1-int8", tmp_path / "x.onnx")
 

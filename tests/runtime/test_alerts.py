@@ -18,6 +18,7 @@ import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.runtime.helpers import WebhookReceiver
+from vigil.catalog.events_store import EventStore, NewEvent
 from vigil.catalog.store import Catalog
 from vigil.runtime.alerts import (
     ALERT_LOG,
@@ -28,7 +29,6 @@ from vigil.runtime.alerts import (
     sign,
     verify_signature,
 )
-from vigil.runtime.store import EventStore, NewEvent
 from vigil.settings import RuntimeSettings
 from vigil.sources.types import SourceKind, SourceSpec
 

@@ -20,12 +20,12 @@ from typer.testing import CliRunner
 
 from tests.runtime.conftest import runtime_settings
 from tests.runtime.helpers import StreamServer, WebhookReceiver
+from vigil.catalog.events_store import EventStore
 from vigil.cli.main import app
 from vigil.embedders.base import Embedder
 from vigil.runtime.alerts import ALERT_LOG, SIGNATURE_HEADER, verify_signature
 from vigil.runtime.runner import LatestFrameBuffer, Runner
 from vigil.runtime.scorers import ZeroShotScorer
-from vigil.runtime.store import EventStore
 from vigil.sources.types import SourceKind
 from vigil.workspace import Workspace
 

@@ -95,7 +95,7 @@ def test_resolve_scorer_forms(lite0_onnx: Path, tmp_path: Path) -> None:
         copy = shutil.copyfile(lite0_onnx, tmp_path / "m.onnx")
         scorer = resolve_scorer(
             str(copy),
-            engine=catalog.engine,
+            catalog=catalog,
             embedder=lambda: fake,
             scenario=no_scenario,  # type: ignore[arg-type]
         )
@@ -103,21 +103,21 @@ def test_resolve_scorer_forms(lite0_onnx: Path, tmp_path: Path) -> None:
         with pytest.raises(InvalidInputError, match="no ONNX model file"):
             resolve_scorer(
                 str(tmp_path / "missing.onnx"),
-                engine=catalog.engine,
+                catalog=catalog,
                 embedder=lambda: fake,
                 scenario=no_scenario,  # type: ignore[arg-type]
             )
         with pytest.raises(NotFoundError, match="no scenario"):
             resolve_scorer(
                 "scenario:nope",
-                engine=catalog.engine,
+                catalog=catalog,
                 embedder=lambda: fake,
                 scenario=no_scenario,  # type: ignore[arg-type]
             )
         with pytest.raises(NotFoundError):
             resolve_scorer(
                 "walkway-v3",
-                engine=catalog.engine,
+                catalog=catalog,
                 embedder=lambda: fake,
                 scenario=no_scenario,  # type: ignore[arg-type]
             )

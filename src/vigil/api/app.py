@@ -29,15 +29,26 @@ from vigil.api.deps import Services
 from vigil.api.guards import CatchAllMiddleware, HostOriginMiddleware
 from vigil.api.jobs import JobManager
 from vigil.api.limits import BodyLimitMiddleware
-from vigil.api.routes import jobs, search, sources, system
-from vigil.api.store import ApiStore
+from vigil.api.routes import (
+    clusters,
+    events,
+    jobs,
+    models,
+    scenarios,
+    search,
+    sources,
+    system,
+)
+from vigil.catalog.api_store import ApiStore
 from vigil.errors import (
     CatalogError,
+    ConflictError,
     ImageTooLargeError,
     InvalidInputError,
     ModelUnavailableError,
     NotFoundError,
     ReadOnlyWorkspaceError,
+    ServeRefusedError,
     SourceBusyError,
     SourceError,
     UnsupportedImageError,
@@ -57,6 +68,7 @@ _STATUS: list[tuple[type[VigilError], int]] = [
     (UnsupportedImageError, 415),
     (ImageTooLargeError, 413),
     (NotFoundError, 404),
+    (ConflictError, 409),
     (InvalidInputError, 422),
     (SourceBusyError, 409),  # another process is indexing the source
     (ReadOnlyWorkspaceError, 409),  # a write asked of an archive served read-only
@@ -65,16 +77,11 @@ _STATUS: list[tuple[type[VigilError], int]] = [
     (CatalogError, 503),
     (VectorIndexError, 503),
 ]
-
-
-class ServeRefusedError(InvalidInputError):
-    """The server would be reachable from the network with nothing guarding it."""
+_AREAS = (sources, jobs, search, system, scenarios, events, models, clusters)
 
 
 def status_of(error: VigilError) -> int:
-    """The HTTP status for a library error; conflicts found by name so areas need no import."""
-    if type(error).__name__.endswith("ConflictError"):
-        return 409
+    """The HTTP status for a library error, by its class in ``vigil.errors``."""
     for kind, code in _STATUS:
         if isinstance(error, kind):
             return code
@@ -140,8 +147,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    for router in (sources.router, jobs.router, search.router, system.router, *_area_routers()):
-        app.include_router(router)
+    for area in _AREAS:
+        app.include_router(area.router)
     for router in routers or []:
         app.include_router(router)
     _install_error_handlers(app)
@@ -174,22 +181,6 @@ def create_app(
 
     app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
     return app
-
-
-def _area_routers() -> list[Any]:
-    """Routers of areas whose library parts may not be installed; a missing one is skipped."""
-    import importlib
-
-    found = []
-    for name in ("scenarios", "review", "events", "models", "clusters", "matching"):
-        try:
-            module = importlib.import_module(f"vigil.api.routes.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"vigil.api.routes.{name}":
-                log.warning("API area %s not available: %s", name, error)
-            continue
-        found.append(module.router)
-    return found
 
 
 def _error(status: int, detail: str, error: str, **extra: Any) -> JSONResponse:

@@ -31,7 +31,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
-from vigil.api.store import ApiKeyRecord, ApiStore, Role
+from vigil.catalog.api_store import ApiKeyRecord, ApiStore, Role
 from vigil.errors import InvalidInputError, KeyCheckBusyError
 
 KEY_PREFIX = "vgl"

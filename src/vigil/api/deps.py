@@ -21,7 +21,7 @@ from vigil.api.auth import (
     retry_seconds,
 )
 from vigil.api.jobs import JobManager
-from vigil.api.store import ApiStore, Role
+from vigil.catalog.api_store import ApiStore, Role
 from vigil.errors import InvalidInputError, KeyCheckBusyError
 from vigil.settings import Settings
 from vigil.workspace import Workspace

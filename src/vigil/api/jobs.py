@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from vigil.api.store import ApiStore, JobRecord, JobStatus
+from vigil.catalog.api_store import ApiStore, JobRecord, JobStatus
 from vigil.catalog.schema import utcnow
 from vigil.errors import InvalidInputError, VigilError
 from vigil.structure.indexing import IndexProgress, recover_interrupted

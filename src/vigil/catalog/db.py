@@ -38,6 +38,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.errors import CatalogError, ReadOnlyWorkspaceError
 
@@ -229,6 +230,16 @@ def _first_line(error: DBAPIError) -> str:
     original = error.orig if error.orig is not None else error
     lines = str(original).strip().splitlines()
     return lines[0] if lines else type(original).__name__
+
+
+def session_factories(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+    """(reads, writes) session factories; a write session takes the write lock as it begins.
+
+    The one place sessions are made, so every store reads and writes the same way.
+    """
+    reads = sessionmaker(engine, expire_on_commit=False)
+    writes = sessionmaker(engine.execution_options(**{WRITE: True}), expire_on_commit=False)
+    return reads, writes
 
 
 @contextmanager

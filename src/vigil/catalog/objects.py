@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import func, select
 
+from vigil.catalog.codec import chunks, encode_vector
 from vigil.catalog.db import guard
 from vigil.catalog.schema import (
     FrameRow,
@@ -25,7 +26,6 @@ from vigil.catalog.schema import (
 )
 from vigil.catalog.store import (
     Catalog,
-    _chunks,
     _frame,
     _source,
     iter_stored_vectors,
@@ -34,8 +34,6 @@ from vigil.catalog.store import (
 from vigil.catalog.types import FrameRecord
 from vigil.errors import InvalidInputError, NotFoundError
 from vigil.sources.types import Source
-
-_VECTOR_DTYPE = np.dtype("<f4")
 
 
 @dataclass(frozen=True)
@@ -166,7 +164,7 @@ def add_scanned_frames(
                     object_id=row.id,
                     model_id=model_id,
                     dim=int(vector.shape[0]),
-                    vector=np.asarray(vector, _VECTOR_DTYPE).tobytes(),
+                    vector=encode_vector(vector),
                     created_at=now,
                 )
                 session.add(embedding)
@@ -221,7 +219,7 @@ def objects_for_embeddings(
     """Object, frame and source of each object-embedding id; missing ids are absent."""
     found: dict[int, tuple[ObjectRecord, FrameRecord, Source]] = {}
     with guard("read objects"), catalog.reads() as session:
-        for chunk in _chunks([int(i) for i in ids]):
+        for chunk in chunks([int(i) for i in ids]):
             rows = session.execute(
                 select(ObjectEmbeddingRow.id, ObjectRow, FrameRow, SourceRow)
                 .join(ObjectRow, ObjectRow.id == ObjectEmbeddingRow.object_id)

@@ -22,14 +22,15 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil.catalog.codec import chunks, decode_vectors, encode_vector
 from vigil.catalog.db import (
     DEFAULT_BUSY_TIMEOUT_S,
-    WRITE,
     check_schema,
     create_catalog_engine,
     guard,
     migrate,
     safe_url,
+    session_factories,
 )
 from vigil.catalog.schema import (
     EmbeddingRow,
@@ -49,9 +50,6 @@ from vigil.catalog.types import (
 from vigil.errors import CatalogError, InvalidInputError, NotFoundError
 from vigil.sources.types import Source, SourceKind, SourceSpec
 
-_IN_CHUNK = 500  # ids per IN (...) clause: SQLite caps bound parameters per statement
-_VECTOR_DTYPE = np.dtype("<f4")  # how vectors are stored: float32, little-endian
-
 
 class Catalog:
     """Typed access to the catalog database (SQLite file or PostgreSQL)."""
@@ -62,11 +60,8 @@ class Catalog:
         self.engine = engine
         self.revision = revision
         self.read_only = read_only
-        self._reads = sessionmaker(engine, expire_on_commit=False)
         # Writes take the database write lock when they begin (SQLite BEGIN IMMEDIATE).
-        self._writes = sessionmaker(
-            engine.execution_options(**{WRITE: True}), expire_on_commit=False
-        )
+        self._reads, self._writes = session_factories(engine)
 
     @classmethod
     def open(
@@ -209,7 +204,7 @@ class Catalog:
                     )
                 rows = _frame_rows(session, source_id, frames)
                 embedded: set[int] = set()
-                for chunk in _chunks([row.id for row in rows]):
+                for chunk in chunks([row.id for row in rows]):
                     embedded.update(
                         session.scalars(
                             select(EmbeddingRow.frame_id).where(
@@ -227,7 +222,7 @@ class Catalog:
                         frame_id=row.id,
                         model_id=model_id,
                         dim=dim,
-                        vector=vector.astype(_VECTOR_DTYPE, copy=False).tobytes(),
+                        vector=encode_vector(vector),
                         created_at=now,
                     )
                     session.add(embedding)
@@ -249,6 +244,14 @@ class Catalog:
                 ) from error.__cause__
             raise
 
+    def get_frame(self, frame_id: int) -> FrameRecord:
+        """One frame by id; an unknown id is a ``NotFoundError`` naming it."""
+        with guard("read a frame"), self._reads() as session:
+            row = session.get(FrameRow, frame_id)
+            if row is None:
+                raise NotFoundError(f"no frame with id {frame_id}")
+            return _frame(row)
+
     def last_indexed_frame(self, source_id: int, model_id: str) -> FrameRecord | None:
         """The frame with the highest index of a source that has a vector for this model."""
         with guard("read indexing progress"), self._reads() as session:
@@ -261,6 +264,26 @@ class Catalog:
             )
             return _frame(row) if row is not None else None
 
+    def indexed_frame_indexes(self, source_id: int, model_id: str) -> set[int]:
+        """Frame indexes of a source that already have a vector for ``model_id``."""
+        statement = (
+            select(FrameRow.frame_index)
+            .join(EmbeddingRow, EmbeddingRow.frame_id == FrameRow.id)
+            .where(FrameRow.source_id == source_id, EmbeddingRow.model_id == model_id)
+        )
+        with guard("read the indexed frames"), self._reads() as session:
+            return {int(i) for i in session.scalars(statement)}
+
+    def source_ids_at(self, sites: Sequence[str]) -> list[int]:
+        """Ids of the sources at any of these sites."""
+        with guard("read the sources of sites"), self._reads() as session:
+            return [
+                int(i)
+                for i in session.scalars(
+                    select(SourceRow.id).where(SourceRow.site.in_(list(sites)))
+                )
+            ]
+
     def frames_for_embeddings(
         self, ids: Sequence[int] | np.ndarray
     ) -> dict[int, tuple[FrameRecord, Source]]:
@@ -268,7 +291,7 @@ class Catalog:
         found: dict[int, tuple[FrameRecord, Source]] = {}
         sources: dict[int, Source] = {}
         with guard("read frames"), self._reads() as session:
-            for chunk in _chunks([int(i) for i in ids]):
+            for chunk in chunks([int(i) for i in ids]):
                 rows = session.execute(
                     select(EmbeddingRow.id, FrameRow, SourceRow)
                     .join(FrameRow, FrameRow.id == EmbeddingRow.frame_id)
@@ -425,7 +448,7 @@ def _check_vectors(frames: Sequence[NewFrame], vectors: np.ndarray) -> np.ndarra
 def _frame_rows(session: Session, source_id: int, frames: Sequence[NewFrame]) -> list[FrameRow]:
     """The stored row of each frame, inserting the ones not stored yet."""
     existing: dict[int, FrameRow] = {}
-    for chunk in _chunks([frame.frame_index for frame in frames]):
+    for chunk in chunks([frame.frame_index for frame in frames]):
         for row in session.scalars(
             select(FrameRow).where(FrameRow.source_id == source_id, FrameRow.frame_index.in_(chunk))
         ):
@@ -501,7 +524,7 @@ def read_vectors(
     wanted = [int(i) for i in ids]
     by_id: dict[int, bytes] = {}
     with guard(f"read {what} vectors"), reads() as session:
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             rows = session.execute(select(table.id, table.vector).where(table.id.in_(chunk)))
             by_id.update({int(row_id): blob for row_id, blob in rows})
     missing = [i for i in wanted if i not in by_id]
@@ -509,7 +532,7 @@ def read_vectors(
         raise NotFoundError(f"{len(missing)} {what} id(s) not in the catalog, e.g. {missing[:5]}")
     if not wanted:
         return np.empty((0, 0), dtype=np.float32)
-    return _decode([by_id[i] for i in wanted])
+    return decode_vectors([by_id[i] for i in wanted])
 
 
 def iter_stored_vectors(
@@ -533,21 +556,8 @@ def iter_stored_vectors(
         if not rows:
             return
         ids = np.fromiter((row_id for row_id, _ in rows), dtype=np.int64, count=len(rows))
-        yield ids, _decode([blob for _, blob in rows])
+        yield ids, decode_vectors([blob for _, blob in rows])
         after_id = int(ids[-1])
-
-
-def _chunks(items: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(items), _IN_CHUNK):
-        yield items[start : start + _IN_CHUNK]
-
-
-def _decode(blobs: list[bytes]) -> np.ndarray:
-    """Stored float32 bytes -> (N, dim) float32 (one copy, no per-row arrays)."""
-    flat = np.frombuffer(b"".join(blobs), dtype=_VECTOR_DTYPE)
-    if flat.size % len(blobs):
-        raise CatalogError("stored vectors have different lengths; the catalog is inconsistent")
-    return flat.reshape(len(blobs), -1).astype(np.float32)
 
 
 def _source(row: SourceRow) -> Source:

@@ -95,3 +95,92 @@ class CatalogStats:
     sources: int
     frames: int
     embeddings: dict[str, int] = field(default_factory=dict)  # model_id -> count
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One stored event (times are UTC)."""
+
+    id: int
+    source_id: int
+    source_name: str
+    model_id: str
+    scenario: str
+    class_name: str
+    status: str  # open | closed | interrupted
+    started_at: datetime
+    ended_at: datetime | None
+    last_seen_at: datetime
+    peak_score: float
+    peak_at: datetime
+    frames: int
+    thumbnail_path: str | None  # relative to the workspace home
+    strip_path: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as sent in alerts and printed by ``vigil events show``."""
+        return {
+            "id": self.id,
+            "source_id": self.source_id,
+            "source": self.source_name,
+            "model_id": self.model_id,
+            "scenario": self.scenario,
+            "class": self.class_name,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "last_seen_at": self.last_seen_at.isoformat(),
+            "peak_score": round(self.peak_score, 6),
+            "peak_at": self.peak_at.isoformat(),
+            "frames": self.frames,
+            "thumbnail_path": self.thumbnail_path,
+            "strip_path": self.strip_path,
+            "details": self.details,
+        }
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One alert message to one target, from the outbox."""
+
+    id: int
+    event_id: int
+    kind: str  # event.started | event.ended
+    target: str  # webhook URL or "log"
+    payload: dict[str, Any]
+    status: str  # pending | delivered | failed
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+class ItemKind(StrEnum):
+    """What a scenario labels."""
+
+    FRAME = "frame"
+    OBJECT = "object"
+
+
+@dataclass(frozen=True)
+class StoredScenario:
+    """One stored version of a scenario, its spec as the JSON it was saved as."""
+
+    id: int  # the scenario's id (shared by all its versions)
+    name: str
+    version: int
+    spec: dict[str, Any]
+    created_at: datetime
+    versions: int  # how many versions exist
+
+
+@dataclass(frozen=True)
+class LabelScope:
+    """Whose labels: one version of one scenario, its item kind and class names."""
+
+    scenario_id: int
+    name: str
+    version: int
+    kind: ItemKind
+    class_names: tuple[str, ...]

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from vigil.api.auth import create_key
-from vigil.api.store import ApiStore, Role
+from vigil.catalog.api_store import ApiStore, Role
 from vigil.catalog.store import Catalog
 from vigil.cli.common import context_settings, friendly_errors
 from vigil.settings import Settings

@@ -9,8 +9,8 @@ design, so a tolerance on logits would be meaningless there).
 
 from __future__ import annotations
 
-import hashlib
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from vigil.catalog.models_store import check_digest, ready_model
+from vigil.catalog.store import Catalog
 from vigil.distill.model_card import INPUT_NAME, OUTPUT_NAME, ModelCard, write_model_card
 from vigil.errors import InvalidInputError, ModelUnavailableError
 
@@ -35,14 +37,6 @@ class ExportCheck:
 
     max_abs_diff: float
     inputs: int
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _session(path: Path, threads: int = 1) -> object:
@@ -202,12 +196,33 @@ def quantize_int8(
     return agreement
 
 
+def export_model(catalog: Catalog, reference: int | str, destination: Path) -> Path:
+    """Copy a ready model's ONNX file to ``destination`` (a file or a folder).
+
+    The copy's SHA-256 must equal the registry's: a file changed on disk since it
+    was registered is refused rather than handed out.
+    """
+    record = ready_model(catalog, reference, verify=False)  # the copy is checked below
+    assert record.path is not None  # ready_model refuses a record without a file
+    target = destination / f"{record.name}.onnx" if destination.is_dir() else destination
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(record.path, temp)
+    try:
+        check_digest(record, temp)
+    except InvalidInputError:
+        temp.unlink(missing_ok=True)
+        raise
+    os.replace(temp, target)
+    return target
+
+
 __all__ = [
     "ATOL",
     "OPSET",
     "ExportCheck",
+    "export_model",
     "export_onnx",
     "quantize_int8",
     "run_onnx",
-    "sha256_file",
 ]

@@ -27,11 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vigil.catalog.store import Catalog
-from vigil.distill.data import DistillDataset, Splits, split_dataset
-from vigil.distill.export import export_onnx, quantize_int8, run_onnx
-from vigil.distill.model_card import ModelCard, ResizeMode
-from vigil.distill.registry import (
+from vigil.catalog.models_store import (
     ModelKind,
     ModelRecord,
     fail_abandoned,
@@ -43,6 +39,10 @@ from vigil.distill.registry import (
     start_model,
     update_metrics,
 )
+from vigil.catalog.store import Catalog
+from vigil.distill.data import DistillDataset, Splits, split_dataset
+from vigil.distill.export import export_onnx, quantize_int8, run_onnx
+from vigil.distill.model_card import ModelCard, ResizeMode
 from vigil.distill.report import (
     Latency,
     ModelEval,

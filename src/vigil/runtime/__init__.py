@@ -6,12 +6,12 @@ scenario models and the zero-shot big model), the event state machine
 (signed webhooks with retries, a local JSON-lines log).
 """
 
+from vigil.catalog.events_store import EventStore
 from vigil.runtime.alerts import AlertDispatcher, sign, verify_signature
 from vigil.runtime.events import EventRule, Track, step
 from vigil.runtime.models import resolve_scorer, zero_shot_from_spec
 from vigil.runtime.runner import LatestFrameBuffer, Runner
 from vigil.runtime.scorers import OnnxScorer, Scorer, ZeroShotScorer
-from vigil.runtime.store import EventStore
 from vigil.runtime.types import DeliveryRecord, EventRecord, SourceHealth
 
 __all__ = [

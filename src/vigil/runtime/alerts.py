@@ -40,8 +40,8 @@ from pathlib import Path
 import httpx
 from standardwebhooks import Webhook
 
+from vigil.catalog.events_store import LOG_TARGET, EventStore
 from vigil.errors import InvalidInputError, VigilError
-from vigil.runtime.store import LOG_TARGET, EventStore
 from vigil.runtime.types import DeliveryRecord
 from vigil.settings import RuntimeSettings
 

@@ -31,11 +31,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vigil.catalog.events_store import EventStore, NewEvent
 from vigil.errors import InvalidInputError, SourceError, StreamUnavailableError, VigilError
 from vigil.runtime.alerts import AlertDispatcher
 from vigil.runtime.events import Change, EventRule, Phase, Track, finish, step
 from vigil.runtime.scorers import Scorer
-from vigil.runtime.store import EventStore, NewEvent
 from vigil.runtime.types import SourceHealth
 from vigil.settings import RuntimeSettings
 from vigil.sources.readers import (

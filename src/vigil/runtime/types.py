@@ -2,68 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True)
-class EventRecord:
-    """One stored event (times are UTC)."""
-
-    id: int
-    source_id: int
-    source_name: str
-    model_id: str
-    scenario: str
-    class_name: str
-    status: str  # open | closed | interrupted
-    started_at: datetime
-    ended_at: datetime | None
-    last_seen_at: datetime
-    peak_score: float
-    peak_at: datetime
-    frames: int
-    thumbnail_path: str | None  # relative to the workspace home
-    strip_path: str | None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, as sent in alerts and printed by ``vigil events show``."""
-        return {
-            "id": self.id,
-            "source_id": self.source_id,
-            "source": self.source_name,
-            "model_id": self.model_id,
-            "scenario": self.scenario,
-            "class": self.class_name,
-            "status": self.status,
-            "started_at": self.started_at.isoformat(),
-            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
-            "last_seen_at": self.last_seen_at.isoformat(),
-            "peak_score": round(self.peak_score, 6),
-            "peak_at": self.peak_at.isoformat(),
-            "frames": self.frames,
-            "thumbnail_path": self.thumbnail_path,
-            "strip_path": self.strip_path,
-            "details": self.details,
-        }
-
-
-@dataclass(frozen=True)
-class DeliveryRecord:
-    """One alert message to one target, from the outbox."""
-
-    id: int
-    event_id: int
-    kind: str  # event.started | event.ended
-    target: str  # webhook URL or "log"
-    payload: dict[str, Any]
-    status: str  # pending | delivered | failed
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str | None
-    delivered_at: datetime | None
+from vigil.catalog.types import DeliveryRecord, EventRecord
 
 
 @dataclass(frozen=True)

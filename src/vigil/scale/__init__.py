@@ -8,7 +8,6 @@ from vigil.scale.ray_index import (
     ClusterError,
     RayIndexReport,
     index_on_ray,
-    indexed_frame_indexes,
     projected_workers,
     ray_session,
 )
@@ -24,7 +23,6 @@ __all__ = [
     "effective_sampling",
     "embed_shard",
     "index_on_ray",
-    "indexed_frame_indexes",
     "plan_shards",
     "projected_workers",
     "ray_session",

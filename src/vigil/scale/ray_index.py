@@ -40,14 +40,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from vigil.catalog.db import guard
-from vigil.catalog.schema import EmbeddingRow, FrameRow
 from vigil.catalog.store import Catalog
 from vigil.catalog.vector_index import VectorIndex
-from vigil.errors import InvalidInputError, VigilError
+from vigil.errors import ClusterError, InvalidInputError, VigilError
 from vigil.scale.shards import Shard, effective_sampling, plan_shards
 from vigil.scale.work import ShardOutput, ShardScan, embed_shard, scan_shard
 from vigil.settings import Settings
@@ -56,10 +52,6 @@ from vigil.sources.types import Source
 from vigil.structure.thumbnails import write_thumbnail
 
 log = logging.getLogger(__name__)
-
-
-class ClusterError(VigilError):
-    """The Ray cluster could not be reached, or lost work beyond its retry budget."""
 
 
 @dataclass
@@ -146,20 +138,6 @@ def _cluster_cpus() -> int:
 
     resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
     return int(resources.get("CPU", 0))
-
-
-# -- catalog helpers -----------------------------------------------------------------------
-
-
-def indexed_frame_indexes(catalog: Catalog, source_id: int, model_id: str) -> set[int]:
-    """Frame indexes of a source that already have a vector for ``model_id``."""
-    statement = (
-        select(FrameRow.frame_index)
-        .join(EmbeddingRow, EmbeddingRow.frame_id == FrameRow.id)
-        .where(FrameRow.source_id == source_id, EmbeddingRow.model_id == model_id)
-    )
-    with guard("read the indexed frames"), Session(catalog.engine) as session:
-        return {int(i) for i in session.scalars(statement)}
 
 
 def _write_output(
@@ -271,7 +249,7 @@ def index_on_ray(
             except VigilError as error:
                 fail(run, str(error))
                 continue
-            run.existing = indexed_frame_indexes(catalog, source.id, model_id)
+            run.existing = catalog.indexed_frame_indexes(source.id, model_id)
             report.shards += len(run.shards)
 
         pending: dict[Any, tuple[str, int, int]] = {}  # ref -> (kind, run number, shard number)
@@ -391,7 +369,6 @@ __all__ = [
     "ClusterError",
     "RayIndexReport",
     "index_on_ray",
-    "indexed_frame_indexes",
     "projected_workers",
     "ray_session",
 ]

@@ -23,13 +23,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from vigil.catalog.types import ItemKind as ItemKind  # stored with labels; re-exported here
+from vigil.catalog.types import LabelScope
 from vigil.errors import InvalidInputError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,99}$")
@@ -43,13 +44,6 @@ MAX_PROMPTS = 64  # per class, positive and negative each
 MAX_EXAMPLES = 200  # per class
 MAX_PROMPT_CHARS = 500
 MAX_ITEM_ID = 2**63 - 1  # catalog ids are SQLite INTEGERs (signed 64-bit)
-
-
-class ItemKind(StrEnum):
-    """What a scenario labels."""
-
-    FRAME = "frame"
-    OBJECT = "object"
 
 
 class ClassSpec(BaseModel):
@@ -335,3 +329,14 @@ class ScenarioRecord:
     spec: ScenarioSpec
     created_at: datetime
     versions: int  # how many versions exist
+
+    @property
+    def scope(self) -> LabelScope:
+        """What the catalog needs to read and write this version's labels."""
+        return LabelScope(
+            scenario_id=self.id,
+            name=self.name,
+            version=self.version,
+            kind=self.spec.target.kind,
+            class_names=tuple(self.spec.class_names),
+        )

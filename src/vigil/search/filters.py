@@ -23,16 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, select
 
-from vigil.catalog.db import guard
-from vigil.catalog.schema import (
-    EmbeddingRow,
-    FrameRow,
-    ObjectEmbeddingRow,
-    ObjectRow,
-    SourceRow,
-)
+from vigil.catalog.columns import filter_rows
 from vigil.catalog.store import Catalog
 from vigil.errors import InvalidInputError
 from vigil.search.types import SearchFilters, Target
@@ -122,48 +114,23 @@ def forget_removed(catalog: Catalog) -> None:
 
 
 def _sources_at(catalog: Catalog, sites: tuple[str, ...]) -> np.ndarray:
-    with guard("read the sources of sites"), catalog.reads() as session:
-        ids = session.scalars(select(SourceRow.id).where(SourceRow.site.in_(sites))).all()
-    return np.asarray(ids, dtype=np.int64)
+    return np.asarray(catalog.source_ids_at(sites), dtype=np.int64)
 
 
 def _top_up(catalog: Catalog, model_id: str, target: Target, columns: FilterColumns) -> None:
     while True:
-        statement = _statement(model_id, target, columns.last_id).limit(_READ_CHUNK)
-        with guard("read filter columns"), catalog.reads() as session:
-            rows = list(session.execute(statement).all())
+        rows = filter_rows(
+            catalog,
+            model_id,
+            objects=target == Target.OBJECTS,
+            after_id=columns.last_id,
+            limit=_READ_CHUNK,
+        )
         if not rows:
             return
         _append(columns, rows, target)
         if len(rows) < _READ_CHUNK:
             return
-
-
-def _statement(model_id: str, target: Target, after_id: int) -> Select[*tuple[Any, ...]]:
-    statement: Select[*tuple[Any, ...]]
-    if target == Target.OBJECTS:
-        statement = (
-            select(
-                ObjectEmbeddingRow.id,
-                FrameRow.source_id,
-                FrameRow.media_time,
-                FrameRow.captured_at,
-                ObjectRow.label,
-                ObjectRow.score,
-            )
-            .join(ObjectRow, ObjectRow.id == ObjectEmbeddingRow.object_id)
-            .join(FrameRow, FrameRow.id == ObjectRow.frame_id)
-            .where(ObjectEmbeddingRow.model_id == model_id, ObjectEmbeddingRow.id > after_id)
-            .order_by(ObjectEmbeddingRow.id)
-        )
-        return statement
-    statement = (
-        select(EmbeddingRow.id, FrameRow.source_id, FrameRow.media_time, FrameRow.captured_at)
-        .join(FrameRow, FrameRow.id == EmbeddingRow.frame_id)
-        .where(EmbeddingRow.model_id == model_id, EmbeddingRow.id > after_id)
-        .order_by(EmbeddingRow.id)
-    )
-    return statement
 
 
 def _append(columns: FilterColumns, rows: list[Any], target: Target) -> None:

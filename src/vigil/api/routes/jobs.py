@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from vigil.api.deps import Admin, Reader, ServicesDep
 from vigil.api.schemas.common import ERROR_RESPONSES, IdPath
 from vigil.api.schemas.jobs import IndexJobIn, JobOut
-from vigil.api.store import JobStatus
+from vigil.catalog.api_store import JobStatus
 from vigil.errors import InvalidInputError
 from vigil.sources.types import SourceKind
 

@@ -12,7 +12,7 @@ from vigil.api.deps import Admin, Reader, ServicesDep
 from vigil.api.jobs import Report, register_job
 from vigil.api.schemas.common import ERROR_RESPONSES, IdPath, NameItem, StrictIn
 from vigil.api.schemas.jobs import JobOut
-from vigil.distill.registry import ModelRecord
+from vigil.catalog.models_store import ModelRecord
 from vigil.errors import NotFoundError
 from vigil.workspace import Workspace
 

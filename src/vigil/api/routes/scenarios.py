@@ -29,7 +29,7 @@ from vigil.api.schemas.scenarios import (
     ScenarioOut,
     ScenarioSummaryOut,
 )
-from vigil.errors import InvalidInputError, NotFoundError, VigilError
+from vigil.errors import InvalidInputError, NotFoundError, ScenarioConflictError
 from vigil.scenarios.spec import ItemKind, ScenarioSpec, parse_example, spec_from_yaml
 from vigil.scenarios.store import item_thumbnails
 
@@ -40,10 +40,6 @@ ScenarioName = Annotated[
 ]
 
 _edit_lock = threading.Lock()  # check-then-save of a version is atomic within this server
-
-
-class ScenarioConflictError(VigilError):
-    """Somebody saved a newer version since the edit started (answered with 409)."""
 
 
 def _spec(body: ScenarioIn, svc: ServicesDep) -> ScenarioSpec:

@@ -188,7 +188,7 @@ def object_thumbnail(object_id: IdPath, svc: ServicesDep, _: Reader) -> FileResp
 
 @router.get("/frames/{frame_id}", response_model=FrameOut, summary="One frame's record")
 def get_frame(frame_id: IdPath, svc: ServicesDep, _: Reader) -> FrameOut:
-    frame = svc.store.frame(frame_id)
+    frame = svc.workspace.catalog.get_frame(frame_id)
     return FrameOut(
         id=frame.id,
         source_id=frame.source_id,
@@ -208,7 +208,7 @@ def get_frame(frame_id: IdPath, svc: ServicesDep, _: Reader) -> FrameOut:
     summary="A frame's stored thumbnail (by id; paths never come from the client)",
 )
 def frame_thumbnail(frame_id: IdPath, svc: ServicesDep, _: Reader) -> FileResponse:
-    frame = svc.store.frame(frame_id)
+    frame = svc.workspace.catalog.get_frame(frame_id)
     path = svc.inside_home(frame.thumbnail_path)
     if not path.is_file():
         raise NotFoundError(f"thumbnail of frame {frame_id} is missing from the workspace")

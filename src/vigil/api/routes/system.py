@@ -9,7 +9,7 @@ from vigil.api.auth import create_key
 from vigil.api.deps import Admin, Reader, ServicesDep
 from vigil.api.schemas.common import ERROR_RESPONSES, IdPath
 from vigil.api.schemas.system import ApiKeyIn, ApiKeyOut, ModelOut, NewApiKeyOut, StatusOut
-from vigil.api.store import JobStatus
+from vigil.catalog.api_store import JobStatus
 from vigil.embedders.base import embedder_entries
 
 router = APIRouter(prefix="/api/v1", tags=["system"], responses=ERROR_RESPONSES)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from vigil.api.schemas.common import IdItem, NameItem, StrictIn
-from vigil.api.store import JobRecord, JobStatus
+from vigil.catalog.api_store import JobRecord, JobStatus
 
 
 class IndexJobIn(StrictIn):

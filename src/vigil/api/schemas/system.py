@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from vigil.api.schemas.common import NO_CONTROL, StrictIn
-from vigil.api.store import ApiKeyRecord, Role
+from vigil.catalog.api_store import ApiKeyRecord, Role
 
 
 class StatusOut(BaseModel):

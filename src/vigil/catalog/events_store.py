@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from vigil.catalog.db import WRITE, guard
+from vigil.catalog.db import guard, session_factories
 from vigil.catalog.events_schema import AlertDeliveryRow, EventRow
 from vigil.catalog.schema import SourceRow, utcnow
+from vigil.catalog.types import DeliveryRecord, EventRecord
 from vigil.errors import InvalidInputError, NotFoundError
-from vigil.runtime.types import DeliveryRecord, EventRecord
 
 LOG_TARGET = "log"
 
@@ -45,10 +45,7 @@ class EventStore:
     """Typed access to the ``events`` and ``alert_deliveries`` tables."""
 
     def __init__(self, engine: Engine) -> None:
-        self._reads = sessionmaker(engine, expire_on_commit=False)
-        self._writes = sessionmaker(
-            engine.execution_options(**{WRITE: True}), expire_on_commit=False
-        )
+        self._reads, self._writes = session_factories(engine)
 
     # -- events ---------------------------------------------------------------------------
 

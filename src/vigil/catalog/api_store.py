@@ -1,6 +1,6 @@
-"""Data access for the REST API's own tables (``api_keys``, ``jobs``) and frame look-ups by id.
+"""Data access for the REST API's own tables (``api_keys``, ``jobs``).
 
-Kept out of ``vigil.catalog.store`` so the API stage owns its tables; every write is
+The catalog package owns every query; this module holds the API's. Every write is
 one transaction that takes the write lock up front (SQLite ``BEGIN IMMEDIATE``).
 """
 
@@ -12,13 +12,12 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from vigil.catalog.api_schema import ApiKeyRow, JobRow
-from vigil.catalog.db import WRITE, guard
-from vigil.catalog.schema import EmbeddingRow, FrameRow, utcnow
+from vigil.catalog.db import guard
+from vigil.catalog.schema import utcnow
 from vigil.catalog.store import Catalog
-from vigil.catalog.types import FrameRecord
 from vigil.errors import NotFoundError
 
 
@@ -78,10 +77,8 @@ class ApiStore:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self._reads = sessionmaker(catalog.engine, expire_on_commit=False)
-        self._writes = sessionmaker(
-            catalog.engine.execution_options(**{WRITE: True}), expire_on_commit=False
-        )
+        self._reads = catalog.reads
+        self._writes = catalog.writes
 
     # -- keys -----------------------------------------------------------------------------
 
@@ -178,37 +175,6 @@ class ApiStore:
                 )
             )
             return int(getattr(result, "rowcount", 0) or 0)
-
-    # -- frames by id -------------------------------------------------------------------------
-
-    def frame(self, frame_id: int) -> FrameRecord:
-        with guard("read a frame"), self._reads() as session:
-            row = session.get(FrameRow, frame_id)
-            if row is None:
-                raise NotFoundError(f"no frame with id {frame_id}")
-            return FrameRecord(
-                id=row.id,
-                source_id=row.source_id,
-                frame_index=row.frame_index,
-                media_time=row.media_time,
-                captured_at=row.captured_at,
-                width=row.width,
-                height=row.height,
-                thumbnail_path=row.thumbnail_path,
-            )
-
-    def frame_embedding_id(self, frame_id: int, model_id: str) -> int:
-        """The id of a frame's vector in ``model_id``'s space (also its FAISS id)."""
-        with guard("read a frame's vector id"), self._reads() as session:
-            found = session.scalar(
-                select(EmbeddingRow.id).where(
-                    EmbeddingRow.frame_id == frame_id, EmbeddingRow.model_id == model_id
-                )
-            )
-        if found is None:
-            self.frame(frame_id)  # unknown frame: NotFoundError naming it
-            raise NotFoundError(f"frame {frame_id} has no vector for model {model_id!r}")
-        return int(found)
 
 
 def _key_row(session: Session, id_or_prefix: int | str) -> ApiKeyRow:

@@ -1,5 +1,9 @@
 """Model registry: each produced model file, versioned with its scenario, data and metrics.
 
+The catalog owns the ``models`` table; distillation writes rows through these
+functions and the runtime and ``vigil model export`` read a file only through
+``ready_model``, which checks status, presence and hash in one place.
+
 A row is created with status ``training`` before any work starts, and becomes
 ``ready`` only once its ONNX file is complete, self-checked and hashed; an error
 or an interruption marks it ``failed`` (with the reason). The runtime serves only
@@ -8,6 +12,7 @@ or an interruption marks it ``failed`` (with the reason). The runtime serves onl
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -15,13 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, sessionmaker
 
-from vigil.catalog.db import WRITE, guard
+from vigil.catalog.db import guard
 from vigil.catalog.models_schema import ModelRow
 from vigil.catalog.schema import utcnow
 from vigil.catalog.store import Catalog
-from vigil.distill.export import sha256_file
 from vigil.errors import InvalidInputError, NotFoundError, VigilError
 
 
@@ -81,12 +84,13 @@ class ModelRecord:
         }
 
 
-def _reads(catalog: Catalog) -> sessionmaker[Session]:
-    return sessionmaker(catalog.engine, expire_on_commit=False)
-
-
-def _writes(catalog: Catalog) -> sessionmaker[Session]:
-    return sessionmaker(catalog.engine.execution_options(**{WRITE: True}), expire_on_commit=False)
+def sha256_file(path: Path) -> str:
+    """The hex SHA-256 of a file, read in 1 MiB blocks (model files can be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _record(row: ModelRow) -> ModelRecord:
@@ -112,7 +116,7 @@ def _record(row: ModelRow) -> ModelRecord:
 
 def next_run_name(catalog: Catalog, scenario: str, version: int) -> str:
     """``SCENARIO-vVERSION-rRUN``: run numbers count up per scenario version."""
-    with guard("count registered models"), _reads(catalog)() as session:
+    with guard("count registered models"), catalog.reads() as session:
         runs = session.scalar(
             select(func.count(ModelRow.id)).where(
                 ModelRow.scenario == scenario,
@@ -135,7 +139,7 @@ def start_model(
     parent_id: int | None = None,
 ) -> ModelRecord:
     """Register a model that is about to be produced (status ``training``)."""
-    with guard("register the model"), _writes(catalog).begin() as session:
+    with guard("register the model"), catalog.writes.begin() as session:
         if session.scalar(select(ModelRow.id).where(ModelRow.name == name)) is not None:
             raise InvalidInputError(f"a model named {name!r} is already registered")
         now = utcnow()
@@ -174,7 +178,7 @@ def finish_model(
     if not path.is_file():
         raise InvalidInputError(f"cannot mark model {model_id} ready: no file at {path}")
     digest, size = sha256_file(path), path.stat().st_size
-    with guard("mark the model ready"), _writes(catalog).begin() as session:
+    with guard("mark the model ready"), catalog.writes.begin() as session:
         row = session.get(ModelRow, model_id)
         if row is None:
             raise NotFoundError(f"no registered model with id {model_id}")
@@ -197,7 +201,7 @@ def publish_models(catalog: Catalog, model_ids: list[int]) -> None:
     hash recorded at export, an evaluation in its metrics and its report on disk; else
     nothing is published and the set is failed by the caller.
     """
-    with guard("publish the models"), _writes(catalog).begin() as session:
+    with guard("publish the models"), catalog.writes.begin() as session:
         rows = [session.get(ModelRow, model_id) for model_id in model_ids]
         for model_id, row in zip(model_ids, rows, strict=True):
             if row is None:
@@ -221,7 +225,7 @@ def publish_models(catalog: Catalog, model_ids: list[int]) -> None:
 
 
 def update_metrics(catalog: Catalog, model_id: int, metrics: dict[str, Any]) -> None:
-    with guard("store model metrics"), _writes(catalog).begin() as session:
+    with guard("store model metrics"), catalog.writes.begin() as session:
         row = session.get(ModelRow, model_id)
         if row is None:
             raise NotFoundError(f"no registered model with id {model_id}")
@@ -231,7 +235,7 @@ def update_metrics(catalog: Catalog, model_id: int, metrics: dict[str, Any]) -> 
 
 def fail_model(catalog: Catalog, model_id: int, error: str) -> None:
     """Mark a model ``failed`` (never served); its partial file, if any, is not referenced."""
-    with guard("mark the model failed"), _writes(catalog).begin() as session:
+    with guard("mark the model failed"), catalog.writes.begin() as session:
         session.execute(
             update(ModelRow)
             .where(ModelRow.id == model_id, ModelRow.status != ModelStatus.READY.value)
@@ -241,7 +245,7 @@ def fail_model(catalog: Catalog, model_id: int, error: str) -> None:
 
 def fail_abandoned(catalog: Catalog, scenario: str, version: int) -> int:
     """Mark rows left ``training`` by a killed run of this scenario version as failed."""
-    with guard("clean up abandoned models"), _writes(catalog).begin() as session:
+    with guard("clean up abandoned models"), catalog.writes.begin() as session:
         result = session.execute(
             update(ModelRow)
             .where(
@@ -266,13 +270,13 @@ def list_models(
         query = query.where(ModelRow.scenario == scenario)
     if status is not None:
         query = query.where(ModelRow.status == status.value)
-    with guard("list models"), _reads(catalog)() as session:
+    with guard("list models"), catalog.reads() as session:
         return [_record(row) for row in session.scalars(query)]
 
 
 def get_model(catalog: Catalog, reference: int | str) -> ModelRecord:
     """A model by numeric id or by name."""
-    with guard("read the model"), _reads(catalog)() as session:
+    with guard("read the model"), catalog.reads() as session:
         if isinstance(reference, int) or str(reference).isdigit():
             row = session.get(ModelRow, int(reference))
         else:
@@ -282,31 +286,14 @@ def get_model(catalog: Catalog, reference: int | str) -> ModelRecord:
         return _record(row)
 
 
-__all__ = [
-    "ModelKind",
-    "ModelRecord",
-    "ModelStatus",
-    "export_model",
-    "fail_abandoned",
-    "fail_model",
-    "finish_model",
-    "get_model",
-    "list_models",
-    "next_run_name",
-    "start_model",
-    "update_metrics",
-]
+def ready_model(catalog: Catalog, reference: int | str, *, verify: bool = True) -> ModelRecord:
+    """A ``ready`` model whose file is present and still has the registered SHA-256.
 
-
-def export_model(catalog: Catalog, reference: int | str, destination: Path) -> Path:
-    """Copy a ready model's ONNX file to ``destination`` (a file or a folder).
-
-    The copy's SHA-256 must equal the registry's: a file changed on disk since it
-    was registered is refused rather than handed out.
+    The one check before a registered file is served or handed out: a model in any
+    other status, a missing file, or a file changed on disk since it was registered
+    is refused rather than used. ``verify=False`` leaves the hash to a caller that
+    checks a copy instead (``export_model``), so the file is read once.
     """
-    import os
-    import shutil
-
     record = get_model(catalog, reference)
     if record.status is not ModelStatus.READY or record.path is None:
         raise InvalidInputError(
@@ -314,16 +301,34 @@ def export_model(catalog: Catalog, reference: int | str, destination: Path) -> P
         )
     if not record.path.is_file():
         raise NotFoundError(f"model {record.name!r}: its file {record.path} is missing")
-    target = destination / f"{record.name}.onnx" if destination.is_dir() else destination
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(record.path, temp)
-    digest = sha256_file(temp)
+    if verify:
+        check_digest(record, record.path)
+    return record
+
+
+def check_digest(record: ModelRecord, path: Path) -> None:
+    """Refuse ``path`` unless its SHA-256 equals the one registered for ``record``."""
+    digest = sha256_file(path)
     if digest != record.sha256:
-        temp.unlink(missing_ok=True)
         raise InvalidInputError(
             f"model {record.name!r}: file {record.path} has SHA-256 {digest}, expected "
             f"{record.sha256} from the registry (changed since it was registered)"
         )
-    os.replace(temp, target)
-    return target
+
+
+__all__ = [
+    "ModelKind",
+    "ModelRecord",
+    "ModelStatus",
+    "check_digest",
+    "fail_abandoned",
+    "fail_model",
+    "finish_model",
+    "get_model",
+    "list_models",
+    "next_run_name",
+    "ready_model",
+    "sha256_file",
+    "start_model",
+    "update_metrics",
+]
