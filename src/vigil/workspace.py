@@ -22,15 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vigil.catalog.db import folder_is_writable
 from vigil.catalog.objects import ObjectVectors, frame_embedding_id, object_embedding_id
-from vigil.catalog.store import Catalog
-from vigil.catalog.sync import sync_with_catalog
 from vigil.catalog.vector_index import VectorIndex
-from vigil.embedders.base import Embedder, create_embedder
-from vigil.embedders.concept_bridge import load_coco_classes
+from vigil.context import Context
+from vigil.embedders.base import Embedder
 from vigil.embedders.detector import CocoDetector
-from vigil.errors import InvalidInputError, ReadOnlyWorkspaceError, SourceError
+from vigil.errors import InvalidInputError, SourceError
 from vigil.scale import RayIndexReport, Shard, index_on_ray
 from vigil.scenarios.spec import ScenarioRecord, ScenarioSpec
 from vigil.scenarios.types import AutolabelProgress, AutolabelReport, ReviewItem
@@ -59,21 +56,14 @@ if TYPE_CHECKING:  # runtime, model factory, segments/clusters/eval: all importe
 
 
 class Workspace:
-    """One Vigil workspace: catalog + embedder + vector index under ``settings.home``."""
+    """One Vigil workspace: the front door over a shared ``Context`` under ``settings.home``."""
 
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+        self.context = Context(settings, embedder=embedder)
         self.settings = settings
-        self.home = Path(settings.home)
-        if not self.home.exists() and not settings.read_only:
-            self.home.mkdir(parents=True, exist_ok=True)
-        # Read-only when asked, or when the home cannot be written (an archived snapshot):
-        # searching works, and every write is refused with one clear error.
-        self.read_only = settings.read_only or not folder_is_writable(self.home)
-        self.catalog = Catalog.open(settings.resolved_database_url, read_only=self.read_only)
-        self._embedder = embedder
-        self._vector_index: VectorIndex | None = None
-        self._object_index: VectorIndex | None = None
-        self._detector: CocoDetector | None = None
+        self.home = self.context.home
+        self.catalog = self.context.catalog
+        self.read_only = self.context.read_only
 
     @classmethod
     def open(
@@ -93,65 +83,32 @@ class Workspace:
         self.close()
 
     def close(self) -> None:
-        for index in (self._vector_index, self._object_index):
-            if index is not None:
-                index.save()
-        self.catalog.close()
+        self.context.close()
 
     def require_writable(self, action: str) -> None:
         """Refuse ``action`` on a read-only workspace before any file (lock, thumbnail) is made."""
-        if self.read_only:
-            raise ReadOnlyWorkspaceError(
-                f"cannot {action}: the workspace {self.home} is open read-only (its folder "
-                "cannot be written, or read_only is set); searching works, changing it does not"
-            )
+        self.context.require_writable(action)
 
     # -- models ---------------------------------------------------------------------------
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = create_embedder(self.settings.embedder)
-        return self._embedder
+        return self.context.embedder
 
     @property
     def vector_index(self) -> VectorIndex:
         """The index of the active embedder's space, reconciled with the catalog on first use."""
-        if self._vector_index is None:
-            self._vector_index = self._open_index(".faiss", self.catalog)
-        return self._vector_index
+        return self.context.vector_index
 
     @property
     def object_index(self) -> VectorIndex:
         """The objects' own index (crop vectors), in the same space as the frames'."""
-        if self._object_index is None:
-            self._object_index = self._open_index(".objects.faiss", ObjectVectors(self.catalog))
-        return self._object_index
-
-    def _open_index(self, suffix: str, table: Catalog | ObjectVectors) -> VectorIndex:
-        embedder = self.embedder
-        path = self.home / "index" / f"{_file_safe(embedder.model_id)}{suffix}"
-        index = VectorIndex.open(
-            path,
-            embedder.dim,
-            self.settings.index,
-            model_id=embedder.model_id,
-            read_only=self.read_only,
-        )
-        sync_with_catalog(index, table, embedder.model_id)
-        return index
+        return self.context.object_index
 
     @property
     def detector(self) -> CocoDetector:
         """The COCO detector: the default embedder's own copy, or a separate one."""
-        if self._detector is None:
-            shared = getattr(self.embedder, "detector", None)
-            if isinstance(shared, CocoDetector):
-                self._detector = shared
-            else:
-                classes = {class_id: coco.name for class_id, coco in load_coco_classes().items()}
-                self._detector = CocoDetector(classes)
-        return self._detector
+        return self.context.detector
 
     # -- sources --------------------------------------------------------------------------
 
@@ -219,8 +176,8 @@ class Workspace:
         removed_objects = ObjectVectors(self.catalog).embedding_ids_of_source(source.id)
         removed_ids = self.catalog.remove_source(source.id)
         for index, removed in (
-            (self._vector_index, removed_ids),
-            (self._object_index, removed_objects),
+            (self.context.loaded_vector_index, removed_ids),
+            (self.context.loaded_object_index, removed_objects),
         ):
             if index is not None and len(removed):
                 index.remove(removed)
@@ -655,7 +612,7 @@ class Workspace:
         from vigil.distill.pipeline import distill_workspace
 
         return distill_workspace(
-            self, scenario, version, progress=progress, measure_teacher=measure_teacher
+            self.context, scenario, version, progress=progress, measure_teacher=measure_teacher
         )
 
     def list_models(self, scenario: str | None = None) -> list[ModelRecord]:
@@ -756,7 +713,3 @@ class Workspace:
 def _default_name(location: str) -> str:
     stem = Path(location.rstrip("/")).stem if "://" not in location else location.split("://", 1)[1]
     return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-") or "source"
-
-
-def _file_safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)

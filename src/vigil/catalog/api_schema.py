@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.catalog.schema import Base, UTCDateTime, utcnow
+from vigil.catalog.base import Base, UTCDateTime, utcnow
 
 
 class ApiKeyRow(Base):

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.catalog.schema import Base, UTCDateTime, utcnow
+from vigil.catalog.base import Base, UTCDateTime, utcnow
 
 
 class EventRow(Base):

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.catalog.schema import Base, UTCDateTime, utcnow
+from vigil.catalog.base import Base, UTCDateTime, utcnow
 
 
 class ModelRow(Base):

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.catalog.schema import Base, UTCDateTime, utcnow
+from vigil.catalog.base import Base, UTCDateTime, utcnow
 
 # Exactly one of frame_id / object_id is set.
 ONE_ITEM = "(frame_id IS NULL) <> (object_id IS NULL)"

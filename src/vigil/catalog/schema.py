@@ -12,14 +12,12 @@ their own FAISS index, so frame and object search never mix id spaces.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Index,
@@ -29,42 +27,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware datetime stored as UTC on every backend.
-
-    SQLite has no timestamp type and drops the offset; PostgreSQL returns the
-    session's zone. Normalising to UTC both ways gives the same values everywhere.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    pass
+from vigil.catalog.base import Base as Base
+from vigil.catalog.base import UTCDateTime as UTCDateTime
+from vigil.catalog.base import utcnow as utcnow
 
 
 class SourceRow(Base):

@@ -71,7 +71,7 @@ from vigil.errors import InvalidInputError
 from vigil.settings import DistillSettings
 
 if TYPE_CHECKING:
-    from vigil.workspace import Workspace
+    from vigil.context import Context
 
 
 @dataclass(frozen=True)
@@ -445,7 +445,7 @@ def options_from_settings(settings: DistillSettings, *, progress: bool = True) -
 
 
 def distill_workspace(
-    workspace: Workspace,
+    context: Context,
     scenario: str,
     version: int | None = None,
     *,
@@ -454,25 +454,25 @@ def distill_workspace(
 ) -> DistillOutcome:
     """``vigil distill SCENARIO``: load the scenario's labeled items and run ``distill``.
 
-    With ``measure_teacher`` the workspace's embedder is timed at batch 1 on a few
+    With ``measure_teacher`` the context's embedder is timed at batch 1 on a few
     of the items so the report has the teacher's latency beside the students'.
     """
-    options = options_from_settings(workspace.settings.distill, progress=progress)
+    options = options_from_settings(context.settings.distill, progress=progress)
     size = max(options.train.input_size, 32)
     dataset, found_version = load_scenario_dataset(
-        workspace.catalog, workspace.home, scenario, version, size=size
+        context.catalog, context.home, scenario, version, size=size
     )
     latency = None
     if measure_teacher:
-        embedder = workspace.embedder
+        embedder = context.embedder
 
         def run(batch: np.ndarray) -> object:
             return embedder.embed_images(list(batch))
 
         latency = measure_latency(run, dataset.images[:8], repeats=20, warmup=2)
     return distill(
-        workspace.catalog,
-        workspace.home,
+        context.catalog,
+        context.home,
         dataset,
         scenario=scenario,
         scenario_version=found_version,
