@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from vigil.catalog.db import guard, session_factories
 from vigil.catalog.events_schema import AlertDeliveryRow, EventRow
 from vigil.catalog.schema import SourceRow, utcnow
-from vigil.catalog.types import DeliveryRecord, EventRecord
+from vigil.catalog.types import DeliveryRecord, EventQuery, EventRecord
 from vigil.errors import InvalidInputError, NotFoundError
 
 LOG_TARGET = "log"
@@ -150,39 +150,29 @@ class EventStore:
                 raise NotFoundError(f"no event with id {event_id}")
             return _event(row, _source_name(session, row.source_id))
 
-    def list_events(
-        self,
-        *,
-        source_id: int | None = None,
-        scenario: str | None = None,
-        class_name: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        status: str | None = None,
-        limit: int = 100,
-    ) -> list[EventRecord]:
-        """Events newest first; ``since``/``until`` bound the start time (UTC-aware)."""
-        if limit < 1:
-            raise InvalidInputError(f"limit must be >= 1, got {limit}")
-        for name, value in (("since", since), ("until", until)):
-            if value is not None and value.utcoffset() is None:
-                raise InvalidInputError(f"{name} must carry a time zone, got {value.isoformat()}")
-        query = select(EventRow, SourceRow.name).join(SourceRow, SourceRow.id == EventRow.source_id)
-        if source_id is not None:
-            query = query.where(EventRow.source_id == source_id)
-        if scenario is not None:
-            query = query.where(EventRow.scenario == scenario)
-        if class_name is not None:
-            query = query.where(EventRow.class_name == class_name)
-        if status is not None:
-            query = query.where(EventRow.status == status)
-        if since is not None:
-            query = query.where(EventRow.started_at >= since)
-        if until is not None:
-            query = query.where(EventRow.started_at <= until)
-        query = query.order_by(EventRow.started_at.desc(), EventRow.id.desc()).limit(limit)
+    def list_events(self, query: EventQuery) -> list[EventRecord]:
+        """Events newest first; ``query.source`` must be a source id here (or None)."""
+        if isinstance(query.source, str):
+            raise InvalidInputError(f"list events by source id, got the name {query.source!r}")
+        statement = select(EventRow, SourceRow.name).join(
+            SourceRow, SourceRow.id == EventRow.source_id
+        )
+        if query.source is not None:
+            statement = statement.where(EventRow.source_id == query.source)
+        if query.scenario is not None:
+            statement = statement.where(EventRow.scenario == query.scenario)
+        if query.class_name is not None:
+            statement = statement.where(EventRow.class_name == query.class_name)
+        if query.status is not None:
+            statement = statement.where(EventRow.status == query.status)
+        if query.since is not None:
+            statement = statement.where(EventRow.started_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(EventRow.started_at <= query.until)
+        statement = statement.order_by(EventRow.started_at.desc(), EventRow.id.desc())
         with guard("list events"), self._reads() as session:
-            return [_event(row, name) for row, name in session.execute(query).all()]
+            rows = session.execute(statement.limit(query.limit)).all()
+            return [_event(row, name) for row, name in rows]
 
     # -- alert outbox ---------------------------------------------------------------------
 

@@ -184,3 +184,29 @@ class LabelScope:
     version: int
     kind: ItemKind
     class_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Which stored events to list: every field given narrows the list (ANDed).
+
+    ``source`` is an id or a name (the runtime area resolves a name to its id);
+    ``since``/``until`` bound the start time and must carry a time zone.
+
+    >>> EventQuery(scenario="gate", status="open", limit=20)  # doctest: +SKIP
+    """
+
+    source: int | str | None = None
+    scenario: str | None = None
+    class_name: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    status: str | None = None  # open | closed | interrupted
+    limit: int = 100
+
+    def __post_init__(self) -> None:
+        if self.limit < 1:
+            raise InvalidInputError(f"limit must be >= 1, got {self.limit}")
+        for name, value in (("since", self.since), ("until", self.until)):
+            if value is not None and value.utcoffset() is None:
+                raise InvalidInputError(f"{name} must carry a time zone, got {value.isoformat()}")

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from vigil.catalog.types import EventQuery
 from vigil.cli.common import context_settings, friendly_errors
 from vigil.errors import InvalidInputError
 from vigil.runtime.alerts import SECRET_PREFIX, workspace_webhook_secret
@@ -125,7 +126,7 @@ def events_list(
 ) -> None:
     """List events, newest first."""
     with _workspace(context) as workspace:
-        found = workspace.list_events(
+        query = EventQuery(
             source=int(source) if source and source.isdigit() else source,
             scenario=scenario,
             class_name=event_class,
@@ -134,6 +135,7 @@ def events_list(
             status=status,
             limit=limit,
         )
+        found = workspace.runtime.events(query)
     for event in found:
         if as_json:
             typer.echo(json.dumps(event.to_dict()))
@@ -153,8 +155,8 @@ def events_show(
 ) -> None:
     """One event with its evidence files and alert deliveries, as JSON."""
     with _workspace(context) as workspace:
-        event = workspace.get_event(event_id)
-        deliveries = workspace.event_deliveries(event_id)
+        event = workspace.runtime.event(event_id)
+        deliveries = workspace.runtime.deliveries(event_id)
         home = workspace.home
     shown = event.to_dict()
     for key in ("thumbnail_path", "strip_path"):

@@ -35,7 +35,7 @@ from vigil.errors import SourceError
 from vigil.settings import ObjectSettings
 from vigil.sources.readers import open_frames
 from vigil.sources.types import Source, SourceKind
-from vigil.structure.thumbnails import write_thumbnail
+from vigil.structure.thumbnails import OBJECTS_DIR, write_thumbnail
 
 CROP_THUMBNAIL_SIZE = 160
 
@@ -56,7 +56,7 @@ class ObjectIndexReport:
 
 
 def object_thumbnail_relpath(source_id: int, frame_index: int, number: int) -> str:
-    return f"objects/{source_id}/{frame_index:012d}_{number:02d}.jpg"
+    return f"{OBJECTS_DIR}/{source_id}/{frame_index:012d}_{number:02d}.jpg"
 
 
 def crop_box(

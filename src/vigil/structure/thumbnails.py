@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,10 +12,19 @@ import numpy as np
 
 from vigil.errors import VigilError
 
+FRAMES_DIR = "thumbs"  # frame thumbnails: thumbs/SOURCE_ID/FRAME_INDEX.jpg
+OBJECTS_DIR = "objects"  # object crops: objects/SOURCE_ID/FRAME_INDEX_NN.jpg
+
 
 def thumbnail_relpath(source_id: int, frame_index: int) -> str:
     """Deterministic path, so a resumed run overwrites rather than orphans a half-written file."""
-    return f"thumbs/{source_id}/{frame_index:012d}.jpg"
+    return f"{FRAMES_DIR}/{source_id}/{frame_index:012d}.jpg"
+
+
+def remove_source_media(home: Path, source_id: int) -> None:
+    """Delete a removed source's frame thumbnails and object crops (missing ones are fine)."""
+    for folder in (FRAMES_DIR, OBJECTS_DIR):
+        shutil.rmtree(home / folder / str(source_id), ignore_errors=True)
 
 
 def write_thumbnail(home: Path, relpath: str, image: np.ndarray, longest_side: int) -> None:

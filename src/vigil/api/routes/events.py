@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import FileResponse
 
 from vigil.api.deps import Admin, Reader, ServicesDep
@@ -20,6 +20,7 @@ from vigil.api.schemas.events import (
     RunnerOut,
 )
 from vigil.api.schemas.jobs import JobOut
+from vigil.catalog.types import EventQuery
 from vigil.errors import NotFoundError
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERROR_RESPONSES)
@@ -27,10 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERROR_RESPONSES)
 Filter = Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_CONTROL)]
 
 
-@router.get("/events", response_model=list[EventOut], summary="Events, newest first")
-def list_events(
-    svc: ServicesDep,
-    _: Reader,
+def event_query(
     source: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     scenario: Filter = None,
     class_name: Filter = None,
@@ -38,8 +36,9 @@ def list_events(
     until: datetime | None = None,
     status: Annotated[str | None, Query(pattern="^(open|closed|interrupted)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[EventOut]:
-    events = svc.workspace.list_events(
+) -> EventQuery:
+    """The query parameters of ``GET /events`` as one ``EventQuery``."""
+    return EventQuery(
         source=source,
         scenario=scenario,
         class_name=class_name,
@@ -48,20 +47,26 @@ def list_events(
         status=status,
         limit=limit,
     )
-    return [EventOut.of(e) for e in events]
+
+
+@router.get("/events", response_model=list[EventOut], summary="Events, newest first")
+def list_events(
+    svc: ServicesDep, _: Reader, query: Annotated[EventQuery, Depends(event_query)]
+) -> list[EventOut]:
+    return [EventOut.of(e) for e in svc.workspace.runtime.events(query)]
 
 
 @router.get("/events/{event_id}", response_model=EventDetailOut, summary="One event")
 def get_event(event_id: IdPath, svc: ServicesDep, _: Reader) -> EventDetailOut:
-    event = svc.workspace.get_event(event_id)
-    deliveries = svc.workspace.event_deliveries(event_id)
+    event = svc.workspace.runtime.event(event_id)
+    deliveries = svc.workspace.runtime.deliveries(event_id)
     return EventDetailOut(
         **EventOut.of(event).model_dump(), deliveries=[DeliveryOut.of(d) for d in deliveries]
     )
 
 
 def _evidence(svc: ServicesDep, event_id: int, which: str) -> FileResponse:
-    event = svc.workspace.get_event(event_id)
+    event = svc.workspace.runtime.event(event_id)
     relative = event.thumbnail_path if which == "thumbnail" else event.strip_path
     if not relative:
         raise NotFoundError(f"event {event_id} has no {which}")
