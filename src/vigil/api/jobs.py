@@ -5,9 +5,10 @@ is the truth: the API reads status and progress from it, so a restarted server s
 lists old jobs, and jobs it finds queued or running at start are marked
 ``interrupted`` (their threads died with the old process).
 
-Each job kind is a plain function ``run(workspace, params, report) -> result dict``
-registered with ``register_job``; ``report(fraction, message)`` records progress and
-raises ``JobCancelled`` once a cancel was asked for, which stops the work between
+Each job kind is a plain function ``run(workspace, job) -> result dict`` registered here
+with ``register_job`` under its pydantic input model; ``job.inputs`` is that model
+(stored as the job's ``params``), and ``job.report(fraction, message)`` records progress
+and raises ``JobCancelled`` once a cancel was asked for, which stops the work between
 batches (whatever the library wrote so far is kept, as after a kill).
 """
 
@@ -19,8 +20,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel
+
+from vigil.api.schemas.events import RunJobIn
+from vigil.api.schemas.jobs import AutolabelJobIn, DistillJobIn, IndexJobIn
 from vigil.catalog.api_store import ApiStore, JobRecord, JobStatus
 from vigil.catalog.schema import utcnow
 from vigil.errors import InvalidInputError, VigilError
@@ -30,12 +35,24 @@ from vigil.workspace import Workspace
 log = logging.getLogger(__name__)
 
 Report = Callable[[float, str], None]
-JobFunction = Callable[[Workspace, dict[str, Any], Report], dict[str, Any]]
+In = TypeVar("In", bound=BaseModel)
 PROGRESS_EVERY_S = 0.5  # at most two progress writes a second per job
 
 
 class JobCancelled(Exception):
-    """Raised inside a job's progress callback once a cancel was requested."""
+    """Raised inside a job's progress callback once a cancel was requested (a signal)."""
+
+
+@dataclass(frozen=True)
+class Job(Generic[In]):
+    """One running job as its function sees it: its id, its typed input, its progress hook."""
+
+    id: int
+    inputs: In
+    report: Report
+
+
+JobFunction = Callable[[Workspace, Job[Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -43,14 +60,21 @@ class JobKind:
     name: str
     run: JobFunction
     summary: str
+    inputs: type[BaseModel]
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
-def register_job(name: str, summary: str) -> Callable[[JobFunction], JobFunction]:
-    def decorate(function: JobFunction) -> JobFunction:
-        _KINDS[name] = JobKind(name, function, summary)
+def register_job(
+    name: str, summary: str, inputs: type[In]
+) -> Callable[[Callable[[Workspace, Job[In]], dict[str, Any]]], Callable[..., dict[str, Any]]]:
+    """Register a job kind: ``function(workspace, job)`` runs it, ``inputs`` types its input."""
+
+    def decorate(
+        function: Callable[[Workspace, Job[In]], dict[str, Any]],
+    ) -> Callable[..., dict[str, Any]]:
+        _KINDS[name] = JobKind(name, function, summary, inputs)
         return function
 
     return decorate
@@ -60,9 +84,9 @@ def job_kinds() -> dict[str, JobKind]:
     return dict(_KINDS)
 
 
-@register_job("index", "Sample, embed and store frames of sources (resumes).")
-def run_index(workspace: Workspace, params: dict[str, Any], report: Report) -> dict[str, Any]:
-    sources = params.get("sources") or None
+@register_job("index", "Sample, embed and store frames of sources (resumes).", IndexJobIn)
+def run_index(workspace: Workspace, job: Job[IndexJobIn]) -> dict[str, Any]:
+    sources = job.inputs.sources or None
     targets = (
         [workspace.get_source(s) for s in sources]
         if sources
@@ -74,7 +98,7 @@ def run_index(workspace: Workspace, params: dict[str, Any], report: Report) -> d
         fraction = min(1.0, progress.media_time / progress.duration) if progress.duration else 0.0
         done[progress.source.id] = fraction
         overall = sum(done.values()) / max(1, len(targets))
-        report(
+        job.report(
             overall,
             f"{progress.source.name}: {progress.media_time:.0f}"
             f"/{progress.duration or 0:.0f} s, {progress.frames_written} frames",
@@ -82,8 +106,8 @@ def run_index(workspace: Workspace, params: dict[str, Any], report: Report) -> d
 
     reports = workspace.index(
         [s.id for s in targets],
-        max_frames=params.get("max_frames"),
-        max_seconds=params.get("max_seconds"),
+        max_frames=job.inputs.max_frames,
+        max_seconds=job.inputs.max_seconds,
         on_progress=on_progress,
     )
     return {
@@ -118,14 +142,19 @@ class JobManager:
             # Indexing health a dead process left ``running`` (a killed server or CLI run).
             self.recovered_sources = recover_interrupted(workspace.catalog, workspace.home)
 
-    def submit(self, kind: str, params: dict[str, Any]) -> JobRecord:
+    def submit(self, kind: str, inputs: BaseModel) -> JobRecord:
+        """Queue a job of ``kind`` with its input model (stored as the job's ``params``)."""
         entry = _KINDS.get(kind)
         if entry is None:
             raise InvalidInputError(f"unknown job kind {kind!r}; expected one of {sorted(_KINDS)}")
-        record = self.store.add_job(kind, params)
+        if not isinstance(inputs, entry.inputs):
+            raise InvalidInputError(
+                f"job {kind!r} takes {entry.inputs.__name__}, got {type(inputs).__name__}"
+            )
+        record = self.store.add_job(kind, inputs.model_dump(mode="json"))
         with self._lock:
             self._cancel[record.id] = threading.Event()
-        self._pool.submit(self._run, record.id, entry, params)
+        self._pool.submit(self._run, record.id, entry, inputs)
         return record
 
     def cancel(self, job_id: int) -> JobRecord:
@@ -163,7 +192,7 @@ class JobManager:
         if not self.workspace.read_only:
             self.store.interrupt_unfinished()
 
-    def _run(self, job_id: int, entry: JobKind, params: dict[str, Any]) -> None:
+    def _run(self, job_id: int, entry: JobKind, inputs: BaseModel) -> None:
         with self._lock:
             cancel = self._cancel.setdefault(job_id, threading.Event())
         if cancel.is_set():
@@ -183,7 +212,7 @@ class JobManager:
                 )
 
         try:
-            result = entry.run(self.workspace, {**params, "_job_id": job_id}, report)
+            result = entry.run(self.workspace, Job(job_id, inputs, report))
         except JobCancelled:
             self.store.update_job(
                 job_id, status=JobStatus.CANCELLED, finished_at=utcnow(), message="cancelled"
@@ -214,18 +243,18 @@ class JobManager:
                 self._cancel.pop(job_id, None)
 
 
-@register_job("autolabel", "Label every indexed item of a scenario (resumes).")
-def run_autolabel(workspace: Workspace, params: dict[str, Any], report: Report) -> dict[str, Any]:
+@register_job("autolabel", "Label every indexed item of a scenario (resumes).", AutolabelJobIn)
+def run_autolabel(workspace: Workspace, job: Job[AutolabelJobIn]) -> dict[str, Any]:
     from vigil.scenarios.types import AutolabelProgress
 
     def on_progress(progress: AutolabelProgress) -> None:
         fraction = progress.done / progress.total if progress.total else 1.0
-        report(fraction, f"{progress.done}/{progress.total} items labeled")
+        job.report(fraction, f"{progress.done}/{progress.total} items labeled")
 
-    result = workspace.autolabel(
-        str(params["scenario"]),
-        max_items=params.get("max_items"),
-        relabel=bool(params.get("relabel", False)),
+    result = workspace.scenarios.autolabel(
+        job.inputs.scenario,
+        max_items=job.inputs.max_items,
+        relabel=job.inputs.relabel,
         on_progress=on_progress,
     )
     return {
@@ -253,17 +282,17 @@ def runner_health() -> dict[int, list[dict[str, Any]]]:
         return {job: list(health) for job, health in LIVE_RUNNERS.items()}
 
 
-@register_job("run", "Run models on sources, storing events (bounded by duration_s).")
-def run_models(workspace: Workspace, params: dict[str, Any], report: Report) -> dict[str, Any]:
+@register_job("run", "Run models on sources, storing events (bounded by duration_s).", RunJobIn)
+def run_models(workspace: Workspace, job: Job[RunJobIn]) -> dict[str, Any]:
     from dataclasses import asdict
 
-    job_id = int(params["_job_id"])
-    duration = params.get("duration_s")
-    runner = workspace.runner(
-        list(params["models"]),
-        list(params["sources"]),
-        classes=params.get("classes") or None,
-        realtime=bool(params.get("realtime", False)),
+    job_id = job.id
+    duration = job.inputs.duration_s
+    runner = workspace.runtime.runner(
+        list(job.inputs.models),
+        list(job.inputs.sources),
+        classes=job.inputs.classes or None,
+        realtime=job.inputs.realtime,
     )
     started = time.monotonic()
 
@@ -273,7 +302,7 @@ def run_models(workspace: Workspace, params: dict[str, Any], report: Report) -> 
         elapsed = time.monotonic() - started
         fraction = min(1.0, elapsed / duration) if duration else 0.0
         processed = sum(h.frames_processed for h in health)
-        report(fraction, f"{processed} frames scored, {elapsed:.0f} s")
+        job.report(fraction, f"{processed} frames scored, {elapsed:.0f} s")
 
     try:
         final = runner.run(duration, on_health=on_health, health_every_s=1.0)
@@ -281,3 +310,15 @@ def run_models(workspace: Workspace, params: dict[str, Any], report: Report) -> 
         with _runners_lock:
             LIVE_RUNNERS.pop(job_id, None)
     return {"health": [asdict(h) for h in final], "interrupted_events": runner.interrupted}
+
+
+@register_job(
+    "distill", "Distil a labelled scenario into small ONNX models, with a report.", DistillJobIn
+)
+def run_distill(workspace: Workspace, job: Job[DistillJobIn]) -> dict[str, Any]:
+    job.report(0.0, f"training students for {job.inputs.scenario}")
+    outcome = workspace.models.distill(job.inputs.scenario, job.inputs.version, progress=False)
+    return {
+        "models": [{"id": m.id, "name": m.name, "kind": str(m.kind)} for m in outcome.models],
+        "seconds": {stage: round(value, 1) for stage, value in outcome.seconds.items()},
+    }

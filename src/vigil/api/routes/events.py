@@ -111,8 +111,8 @@ def start_run(body: RunJobIn, svc: ServicesDep, _: Admin) -> JobOut:
         # Model files are read by the server: only from the workspace or media roots.
         is_file = model.endswith(".onnx") or "/" in model or Path(model).expanduser().exists()
         models.append(svc.allowed_location(model) if is_file else model)
-    params = {**body.model_dump(), "sources": sources, "models": models}
-    return JobOut.of(svc.jobs.submit("run", params))
+    resolved = body.model_copy(update={"sources": sources, "models": models})
+    return JobOut.of(svc.jobs.submit("run", resolved))
 
 
 @router.get("/runner", response_model=list[RunnerOut], summary="Health of running model jobs")

@@ -31,10 +31,8 @@ def start_index(body: IndexJobIn, svc: ServicesDep, _: Admin) -> JobOut:
             f"sources {unbounded} are live streams, which never end: give max_seconds or "
             "max_frames so the job finishes"
         )
-    ids = [s.id for s in targets]
-    params = body.model_dump()
-    params["sources"] = ids
-    return JobOut.of(svc.jobs.submit("index", params))
+    resolved = body.model_copy(update={"sources": [s.id for s in targets]})
+    return JobOut.of(svc.jobs.submit("index", resolved))
 
 
 @router.get("", response_model=list[JobOut], summary="Recent jobs, newest first")

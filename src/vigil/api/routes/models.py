@@ -9,9 +9,8 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from vigil.api.deps import Admin, Reader, ServicesDep
-from vigil.api.jobs import Report, register_job
-from vigil.api.schemas.common import ERROR_RESPONSES, IdPath, NameItem, StrictIn
-from vigil.api.schemas.jobs import JobOut
+from vigil.api.schemas.common import ERROR_RESPONSES, IdPath, NameItem
+from vigil.api.schemas.jobs import DistillJobIn, JobOut
 from vigil.catalog.models_store import ModelRecord
 from vigil.errors import NotFoundError
 from vigil.workspace import Workspace
@@ -60,21 +59,6 @@ class DistilledOut(BaseModel):
             report_url=f"/api/v1/distilled/{record.id}/report" if report else None,
             plots=plots,
         )
-
-
-class DistillJobIn(StrictIn):
-    scenario: NameItem
-    version: int | None = Field(None, ge=1, le=1_000_000)
-
-
-@register_job("distill", "Distil a labelled scenario into small ONNX models, with a report.")
-def run_distill(workspace: Workspace, params: dict[str, Any], report: Report) -> dict[str, Any]:
-    report(0.0, f"training students for {params['scenario']}")
-    outcome = workspace.distill(str(params["scenario"]), params.get("version"), progress=False)
-    return {
-        "models": [{"id": m.id, "name": m.name, "kind": str(m.kind)} for m in outcome.models],
-        "seconds": {stage: round(value, 1) for stage, value in outcome.seconds.items()},
-    }
 
 
 @router.get("/distilled", response_model=list[DistilledOut], summary="Distilled models")
@@ -129,4 +113,4 @@ def distilled_plot(model_id: IdPath, name: str, svc: ServicesDep, _: Reader) -> 
 )
 def start_distill(body: DistillJobIn, svc: ServicesDep, _: Admin) -> JobOut:
     svc.workspace.get_scenario(body.scenario, body.version)  # unknown: 404 now, not in the job
-    return JobOut.of(svc.jobs.submit("distill", body.model_dump()))
+    return JobOut.of(svc.jobs.submit("distill", body))

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 
 from vigil.api.deps import Admin, Reader, ServicesDep
 from vigil.api.schemas.common import ERROR_RESPONSES, NO_CONTROL, IdPath
-from vigil.api.schemas.jobs import JobOut
+from vigil.api.schemas.jobs import AutolabelJobIn, JobOut
 from vigil.api.schemas.scenarios import (
     AnswerIn,
     AnswerOut,
@@ -120,8 +120,8 @@ def edit_scenario(
 )
 def autolabel(name: ScenarioName, body: AutolabelIn, svc: ServicesDep, _: Admin) -> JobOut:
     record = svc.workspace.get_scenario(name)  # 404 now rather than inside the job
-    params = {"scenario": record.name, **body.model_dump()}
-    return JobOut.of(svc.jobs.submit("autolabel", params))
+    inputs = AutolabelJobIn(scenario=record.name, **body.model_dump())
+    return JobOut.of(svc.jobs.submit("autolabel", inputs))
 
 
 @router.get(

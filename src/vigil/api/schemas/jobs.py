@@ -21,6 +21,19 @@ class IndexJobIn(StrictIn):
     max_seconds: float | None = Field(None, gt=0, le=10_000_000)
 
 
+class AutolabelJobIn(StrictIn):
+    """The stored input of an auto-label job: the scenario, resolved by the route."""
+
+    scenario: NameItem
+    max_items: int | None = Field(None, ge=1, le=100_000_000)
+    relabel: bool = False
+
+
+class DistillJobIn(StrictIn):
+    scenario: NameItem
+    version: int | None = Field(None, ge=1, le=1_000_000)
+
+
 class JobOut(BaseModel):
     id: int
     kind: str
