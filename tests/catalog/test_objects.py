@@ -49,7 +49,7 @@ def detections(vtest_path: Path) -> list[list[NewObject]]:
     found = detector.detect_batch(images, 0.4)
     return [
         [
-            NewObject(d.label, d.class_id, d.score, d.xyxy, f"objects/1/{i:012d}_{n:02d}.jpg")
+            NewObject.from_detection(d, f"objects/1/{i:012d}_{n:02d}.jpg")
             for n, d in enumerate(items)
         ]
         for i, items in enumerate(found)
@@ -113,7 +113,13 @@ def test_unknown_ids_are_clear_errors(
     with pytest.raises(NotFoundError, match="object vector"):
         ObjectVectors(catalog).get_vectors([12345])
     with pytest.raises(InvalidInputError, match="x1<x2"):
-        NewObject("person", 1, 0.9, (10.0, 10.0, 5.0, 20.0), "x.jpg")
+        NewObject(
+            xyxy=(10.0, 10.0, 5.0, 20.0),
+            label="person",
+            score=0.9,
+            class_id=1,
+            thumbnail_path="x.jpg",
+        )
 
 
 def test_wrong_vector_count_stores_nothing(

@@ -32,40 +32,42 @@ from vigil.catalog.store import (
     read_vectors,
 )
 from vigil.catalog.types import FrameRecord
+from vigil.embedders.detection import Detection
 from vigil.errors import InvalidInputError, NotFoundError
 from vigil.sources.types import Source
 
 
 @dataclass(frozen=True)
-class NewObject:
-    """One detection to store: box in pixels of the original frame, crop thumbnail path."""
+class NewObject(Detection):
+    """A detection to store: its box in pixels of the original frame, and its crop thumbnail."""
 
-    label: str
-    class_id: int
-    score: float
-    box: tuple[float, float, float, float]  # x1, y1, x2, y2
     thumbnail_path: str  # relative to the workspace folder
 
     def __post_init__(self) -> None:
-        x1, y1, x2, y2 = self.box
+        x1, y1, x2, y2 = self.xyxy  # a stored object needs an area: stricter than a detection
         if not (x2 > x1 and y2 > y1):
-            raise InvalidInputError(f"object box must have x1<x2 and y1<y2, got {self.box}")
-        if not 0.0 <= self.score <= 1.0:
-            raise InvalidInputError(f"object score must be in [0, 1], got {self.score}")
+            raise InvalidInputError(f"object box must have x1<x2 and y1<y2, got {self.xyxy}")
+        super().__post_init__()
+
+    @classmethod
+    def from_detection(cls, detection: Detection, thumbnail_path: str) -> NewObject:
+        return cls(
+            xyxy=detection.xyxy,
+            label=detection.label,
+            score=detection.score,
+            class_id=detection.class_id,
+            thumbnail_path=thumbnail_path,
+        )
 
 
 @dataclass(frozen=True)
-class ObjectRecord:
-    """An object as stored: which frame and source, what and where."""
+class ObjectRecord(Detection):
+    """An object as stored: a detection, which frame and source it is on, its crop."""
 
     id: int
     frame_id: int
     source_id: int
     detector_id: str
-    label: str
-    class_id: int
-    score: float
-    box: tuple[float, float, float, float]
     thumbnail_path: str
 
 
@@ -151,10 +153,10 @@ def add_scanned_frames(
                     label=found.label,
                     class_id=found.class_id,
                     score=found.score,
-                    x1=found.box[0],
-                    y1=found.box[1],
-                    x2=found.box[2],
-                    y2=found.box[3],
+                    x1=found.xyxy[0],
+                    y1=found.xyxy[1],
+                    x2=found.xyxy[2],
+                    y2=found.xyxy[3],
                     thumbnail_path=found.thumbnail_path,
                     created_at=now,
                 )
@@ -299,6 +301,6 @@ def _object(row: ObjectRow) -> ObjectRecord:
         label=row.label,
         class_id=row.class_id,
         score=row.score,
-        box=(row.x1, row.y1, row.x2, row.y2),
+        xyxy=(row.x1, row.y1, row.x2, row.y2),
         thumbnail_path=row.thumbnail_path,
     )

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from vigil.errors import InvalidInputError
+from vigil.sources.types import Frame
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,19 @@ class NewFrame:
     height: int
     thumbnail_path: str  # relative to the workspace folder
     captured_at: datetime | None = None  # wall-clock time, timezone-aware
+
+    @classmethod
+    def from_frame(cls, frame: Frame, thumbnail_path: str) -> NewFrame:
+        """The catalog's record of a decoded frame whose thumbnail is at ``thumbnail_path``."""
+        height, width = frame.image.shape[:2]  # (H, W, 3)
+        return cls(
+            frame_index=frame.index,
+            media_time=frame.media_time,
+            width=width,
+            height=height,
+            thumbnail_path=thumbnail_path,
+            captured_at=frame.captured_at,
+        )
 
     def __post_init__(self) -> None:
         if self.frame_index < 0:

@@ -80,7 +80,7 @@ def _row(hit: SearchHit, home: Path) -> dict[str, Any]:
             "id": hit.object.id,
             "label": hit.object.label,
             "score": round(hit.object.score, 4),
-            "box": [round(v, 1) for v in hit.object.box],
+            "box": [round(v, 1) for v in hit.object.xyxy],
             "crop": str(home / hit.object.thumbnail_path),
         }
     return row

@@ -42,7 +42,8 @@ from vigil.embedders.bundled import (
     quiet_transformers,
     vendored_data,
 )
-from vigil.embedders.detector import CocoDetector, Detection
+from vigil.embedders.detection import Detection
+from vigil.embedders.detector import CocoDetector
 from vigil.errors import InvalidInputError, ModelUnavailableError
 from vigil.settings import EmbedderSettings
 

@@ -9,7 +9,6 @@ so each call holds the detector's lock.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +16,12 @@ import cv2
 import numpy as np
 
 from vigil.embedders.bundled import locate_concept_bridge_files
-from vigil.errors import InvalidInputError, ModelUnavailableError
+from vigil.embedders.detection import Detection
+from vigil.errors import ModelUnavailableError
 
 # SSD MobileNet v2 COCO takes 300x300 RGB; OpenCV's text graph does its own scaling.
 DETECTOR_SIZE = 300
 DETECTOR_ID = "ssd-mobilenet-v2-coco"
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One object found by the COCO detector, in the image's own pixel coordinates."""
-
-    xyxy: tuple[float, float, float, float]  # left, top, right, bottom in pixels
-    label: str  # COCO class name, e.g. "person"
-    score: float  # detector confidence in [0, 1]
-    class_id: int  # COCO id as numbered by the TF Object Detection API (1..90)
-
-    def __post_init__(self) -> None:
-        x1, y1, x2, y2 = self.xyxy
-        if not (x2 >= x1 and y2 >= y1):
-            raise InvalidInputError(
-                f"detection box must be left<=right, top<=bottom, got {self.xyxy}"
-            )
-        if not 0.0 <= self.score <= 1.0:
-            raise InvalidInputError(f"detection score must be in [0, 1], got {self.score}")
 
 
 class CocoDetector:
@@ -84,13 +65,15 @@ class CocoDetector:
                 continue
             position = int(row[0])
             height, width = images[position].shape[:2]
-            x1, y1, x2, y2 = np.clip(row[3:7], 0.0, 1.0) * [width, height, width, height]
+            x1, y1, x2, y2 = (float(v) for v in np.clip(row[3:7], 0.0, 1.0))
             found[position].append(
-                Detection(
-                    (float(x1), float(y1), float(x2), float(y2)),
-                    self.class_names[class_id],
-                    score,
-                    class_id,
+                Detection.from_normalized(
+                    (x1, y1, x2, y2),
+                    width=width,
+                    height=height,
+                    label=self.class_names[class_id],
+                    score=score,
+                    class_id=class_id,
                 )
             )
         return [sorted(items, key=lambda d: -d.score) for items in found]

@@ -160,16 +160,8 @@ def embed_shard(
     with open_frames(shard.source, start_time=_reader_start(shard)) as reader:
         for frame in _candidates(shard, iter(reader)):
             if keep is None or frame.index in keep:
-                frames.append(
-                    NewFrame(
-                        frame_index=frame.index,
-                        media_time=frame.media_time,
-                        captured_at=frame.captured_at,
-                        width=frame.image.shape[1],
-                        height=frame.image.shape[0],
-                        thumbnail_path=thumbnail_relpath(shard.source.id, frame.index),
-                    )
-                )
+                relpath = thumbnail_relpath(shard.source.id, frame.index)
+                frames.append(NewFrame.from_frame(frame, relpath))
                 previews.append(preview(frame.image, thumbnail_size))
                 images.append(frame.image)
                 if len(images) >= embedder.batch_size:

@@ -104,7 +104,7 @@ class SearchHit:
             when += f" ({self.frame.captured_at.isoformat(timespec='seconds')})"
         what = f"frame {self.frame.frame_index} (id {self.frame.id})"
         if self.object is not None:
-            x1, y1, x2, y2 = (round(v) for v in self.object.box)
+            x1, y1, x2, y2 = (round(v) for v in self.object.xyxy)
             what = (
                 f"object {self.object.id} {self.object.label} {self.object.score:.2f} "
                 f"[{x1},{y1},{x2},{y2}] in {what}"

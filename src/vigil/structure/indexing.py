@@ -324,16 +324,7 @@ def _write_batch(
     for frame in batch:
         relpath = thumbnail_relpath(source.id, frame.index)
         write_thumbnail(Path(settings.home), relpath, frame.image, settings.thumbnail_size)
-        new_frames.append(
-            NewFrame(
-                frame_index=frame.index,
-                media_time=frame.media_time,
-                captured_at=frame.captured_at,
-                width=frame.image.shape[1],
-                height=frame.image.shape[0],
-                thumbnail_path=relpath,
-            )
-        )
+        new_frames.append(NewFrame.from_frame(frame, relpath))
     inserted_ids = catalog.add_frames(source.id, embedder.model_id, new_frames, vectors)
     if len(inserted_ids) == len(batch):  # the usual case: every frame was new, in order
         vector_index.add(inserted_ids, vectors)

@@ -30,7 +30,8 @@ from vigil.catalog.store import Catalog
 from vigil.catalog.types import FrameRecord
 from vigil.catalog.vector_index import VectorIndex
 from vigil.embedders.base import Embedder
-from vigil.embedders.detector import CocoDetector, Detection
+from vigil.embedders.detection import Detection
+from vigil.embedders.detector import CocoDetector
 from vigil.errors import SourceError
 from vigil.settings import ObjectSettings
 from vigil.sources.readers import open_frames
@@ -152,16 +153,7 @@ def _detect_and_crop(
             crop = crop_box(image, detection.xyxy, settings.crop_margin)
             relpath = object_thumbnail_relpath(record.source_id, record.frame_index, number)
             write_thumbnail(home, relpath, crop, CROP_THUMBNAIL_SIZE)
-            x1, y1, x2, y2 = detection.xyxy
-            objects.append(
-                NewObject(
-                    label=detection.label,
-                    class_id=detection.class_id,
-                    score=detection.score,
-                    box=(x1 * scale_x, y1 * scale_y, x2 * scale_x, y2 * scale_y),
-                    thumbnail_path=relpath,
-                )
-            )
+            objects.append(NewObject.from_detection(detection.scaled(scale_x, scale_y), relpath))
             crops.append(crop)
         scanned.append(ScannedFrame(record, objects))
     return scanned, crops

@@ -24,7 +24,7 @@ class ObjectOut(BaseModel):
             id=obj.id,
             label=obj.label,
             score=round(obj.score, 4),
-            box=obj.box,
+            box=obj.xyxy,
             thumbnail_url=f"/api/v1/objects/{obj.id}/thumbnail",
         )
 
