@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from torch import nn
 
 from vigil.catalog.models_store import (
     ModelKind,
@@ -115,192 +116,255 @@ def distill(
 ) -> DistillOutcome:
     """Train, prune, quantize, export, register and report small models for ``dataset``.
 
+    The steps, in order: train the float student; prune and fine-tune it; quantize it
+    to INT8; evaluate every student against the teacher and write the reports; publish
+    the set. Each model is registered ``training`` before its step starts and the set
+    becomes ``ready`` only at the end, so an error or a kill leaves no ready model.
+
     >>> outcome = distill(catalog, home, data, scenario="shoes",
     ...                   scenario_version=1)  # doctest: +SKIP
     >>> [m.kind for m in outcome.models]  # doctest: +SKIP
     ['float', 'pruned', 'int8']
     """
     options = options or DistillOptions()
-    config = options.train
-    splits = split_dataset(dataset, seed=config.seed)
     fail_abandoned(catalog, scenario, scenario_version)
-    snapshot = {
-        **dataset.snapshot(),
-        "test_reference": splits.test_reference,
-        "test_items": len(splits.test),
-        "seed": config.seed,
-    }
-    base = next_run_name(catalog, scenario, scenario_version)
-    spec = StudentSpec(n_classes=len(dataset.class_names), widths=options.widths)
-    models_dir = home / "models"
-    work = models_dir / ".work" / f"{scenario}-v{scenario_version}-{_dataset_key(dataset, options)}"
-    work.mkdir(parents=True, exist_ok=True)
-    x_test = to_tensor(resize_images(splits.test.images, config.input_size))
-    x_check = x_test[:32].numpy()
-    seconds: dict[str, float] = {}
-    pending: list[int] = []
-    produced: list[tuple[ModelRecord, Path, str]] = []
+    run = _DistillRun.begin(catalog, home, dataset, scenario, scenario_version, options)
+    try:
+        float_record, float_path, trained = run.train_float()
+        if options.prune_amount is not None:
+            assert isinstance(trained, CompactCNN)
+            run.prune(trained, float_record, options.prune_amount)
+        if options.quantize:
+            run.quantize(float_path, float_record)
+        evals, reports = run.evaluate_and_report(teacher_latency, teacher_size_mb)
+        # The set is complete: files self-checked, metrics and reports written. Only now
+        # does any of it become ``ready`` (one transaction, each file re-hashed).
+        publish_models(catalog, run.pending)
+        records = [get_model(catalog, record.id) for record, _, _ in run.produced]
+    except BaseException as error:
+        run.fail(error)
+        raise
+    shutil.rmtree(run.work, ignore_errors=True)  # every model is done: the checkpoints are spent
+    return DistillOutcome(models=records, evals=evals, reports=reports, seconds=run.seconds)
 
-    def card(architecture: str, kind: ModelKind) -> ModelCard:
+
+@dataclass
+class _DistillRun:
+    """One ``distill`` call's shared state; each method is one named step of it."""
+
+    catalog: Catalog
+    dataset: DistillDataset
+    scenario: str
+    scenario_version: int
+    options: DistillOptions
+    splits: Splits
+    snapshot: dict[str, Any]
+    base: str  # the run's name; each model is named BASE-KIND
+    spec: StudentSpec
+    models_dir: Path
+    work: Path  # checkpoints that let a killed run resume; removed once the set is done
+    x_check: np.ndarray  # (32, 3, S, S) test inputs every export is checked on
+    seconds: dict[str, float] = field(default_factory=dict)
+    pending: list[int] = field(default_factory=list)  # registered, not yet published
+    produced: list[tuple[ModelRecord, Path, str]] = field(default_factory=list)
+
+    @classmethod
+    def begin(
+        cls,
+        catalog: Catalog,
+        home: Path,
+        dataset: DistillDataset,
+        scenario: str,
+        scenario_version: int,
+        options: DistillOptions,
+    ) -> _DistillRun:
+        config = options.train
+        splits = split_dataset(dataset, seed=config.seed)
+        snapshot = {
+            **dataset.snapshot(),
+            "test_reference": splits.test_reference,
+            "test_items": len(splits.test),
+            "seed": config.seed,
+        }
+        models_dir = home / "models"
+        key = _dataset_key(dataset, options)
+        work = models_dir / ".work" / f"{scenario}-v{scenario_version}-{key}"
+        work.mkdir(parents=True, exist_ok=True)
+        x_test = to_tensor(resize_images(splits.test.images, config.input_size))
+        return cls(
+            catalog=catalog,
+            dataset=dataset,
+            scenario=scenario,
+            scenario_version=scenario_version,
+            options=options,
+            splits=splits,
+            snapshot=snapshot,
+            base=next_run_name(catalog, scenario, scenario_version),
+            spec=StudentSpec(n_classes=len(dataset.class_names), widths=options.widths),
+            models_dir=models_dir,
+            work=work,
+            x_check=x_test[:32].numpy(),
+        )
+
+    def card(self, architecture: str, kind: ModelKind) -> ModelCard:
+        size = self.options.train.input_size
         return ModelCard(
-            class_names=dataset.class_names,
-            input_size=(config.input_size, config.input_size),
+            class_names=self.dataset.class_names,
+            input_size=(size, size),
             mean=MEAN,
             std=STD,
             resize=ResizeMode.STRETCH,
-            scenario=scenario,
-            scenario_version=scenario_version,
+            scenario=self.scenario,
+            scenario_version=self.scenario_version,
             architecture=architecture,
-            extra={"kind": kind.value, "label_sha256": str(snapshot["label_sha256"])},
+            extra={"kind": kind.value, "label_sha256": str(self.snapshot["label_sha256"])},
         )
 
-    def register(kind: ModelKind, architecture: str, parent: int | None) -> ModelRecord:
+    def register(self, kind: ModelKind, architecture: str, parent: int | None) -> ModelRecord:
         record = start_model(
-            catalog,
-            name=f"{base}-{kind.value}",
-            scenario=scenario,
-            scenario_version=scenario_version,
+            self.catalog,
+            name=f"{self.base}-{kind.value}",
+            scenario=self.scenario,
+            scenario_version=self.scenario_version,
             kind=kind,
             architecture=architecture,
-            snapshot=snapshot,
+            snapshot=self.snapshot,
             parent_id=parent,
         )
-        pending.append(record.id)
+        self.pending.append(record.id)
         return record
 
-    try:
+    def file_of(self, record: ModelRecord) -> Path:
+        return self.models_dir / str(record.id) / "model.onnx"
+
+    def record_file(
+        self,
+        record: ModelRecord,
+        path: Path,
+        metrics: dict[str, Any],
+        architecture: str,
+        label: str,
+    ) -> None:
+        """The model's file is exported and self-checked: hash it (not ready yet)."""
+        finished = finish_model(self.catalog, record.id, path, metrics, architecture, ready=False)
+        self.produced.append((finished, path, label))
+
+    def train_float(self) -> tuple[ModelRecord, Path, nn.Module]:
+        """Step 1: train the float student (resuming from its checkpoint) and export it."""
+        config, spec = self.options.train, self.spec
         started = time.perf_counter()
-        float_record = register(ModelKind.FLOAT, spec.architecture, None)
+        record = self.register(ModelKind.FLOAT, spec.architecture, None)
         result = train_student(
             build_student(spec, config.seed),
-            splits.train,
-            splits.validation,
+            self.splits.train,
+            self.splits.validation,
             config,
-            checkpoint=work / "float.ckpt",
-            progress=options.progress,
+            checkpoint=self.work / "float.ckpt",
+            progress=self.options.progress,
         )
-        float_path = models_dir / str(float_record.id) / "model.onnx"
+        path = self.file_of(record)
         check = export_onnx(
-            result.model, card(spec.architecture, ModelKind.FLOAT), float_path, x_check
+            result.model, self.card(spec.architecture, ModelKind.FLOAT), path, self.x_check
         )
-        seconds["train_float"] = time.perf_counter() - started
-        float_metrics: dict[str, Any] = {
+        self.seconds["train_float"] = time.perf_counter() - started
+        metrics: dict[str, Any] = {
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
             "val_accuracy": result.best_val_accuracy,
             "resumed_from_epoch": result.resumed_from,
             "parameters": parameter_count(result.model),
             "export_max_abs_diff": check.max_abs_diff,
-            "train_seconds": seconds["train_float"],
+            "train_seconds": self.seconds["train_float"],
         }
-        produced.append(
-            (
-                finish_model(
-                    catalog,
-                    float_record.id,
-                    float_path,
-                    float_metrics,
-                    spec.architecture,
-                    ready=False,
-                ),
-                float_path,
-                "float",
-            )
+        self.record_file(record, path, metrics, spec.architecture, "float")
+        return record, path, result.model
+
+    def prune(self, model: CompactCNN, parent: ModelRecord, amount: float) -> None:
+        """Step 2: drop the weakest channels, fine-tune briefly, export."""
+        config = self.options.train
+        started = time.perf_counter()
+        smaller = prune_channels(model, amount)
+        architecture = smaller.spec.architecture + f"+pruned{amount:g}"
+        record = self.register(ModelKind.PRUNED, architecture, parent.id)
+        tune = dataclasses.replace(
+            config, epochs=self.options.fine_tune_epochs, learning_rate=config.learning_rate / 3
         )
+        tuned = train_student(
+            smaller,
+            self.splits.train,
+            self.splits.validation,
+            tune,
+            checkpoint=self.work / f"pruned-{amount:g}.ckpt",
+            progress=self.options.progress,
+        )
+        path = self.file_of(record)
+        check = export_onnx(
+            tuned.model, self.card(architecture, ModelKind.PRUNED), path, self.x_check
+        )
+        self.seconds["prune_finetune"] = time.perf_counter() - started
+        metrics = {
+            "val_accuracy": tuned.best_val_accuracy,
+            "epochs_run": tuned.epochs_run,
+            "parameters": parameter_count(tuned.model),
+            "export_max_abs_diff": check.max_abs_diff,
+            "train_seconds": self.seconds["prune_finetune"],
+        }
+        self.record_file(record, path, metrics, architecture, "pruned")
 
-        if options.prune_amount is not None:
-            started = time.perf_counter()
-            assert isinstance(result.model, CompactCNN)
-            smaller = prune_channels(result.model, options.prune_amount)
-            pruned_arch = smaller.spec.architecture + f"+pruned{options.prune_amount:g}"
-            pruned_record = register(ModelKind.PRUNED, pruned_arch, float_record.id)
-            tune = dataclasses.replace(
-                config, epochs=options.fine_tune_epochs, learning_rate=config.learning_rate / 3
+    def quantize(self, float_path: Path, parent: ModelRecord) -> None:
+        """Step 3: INT8 (QDQ) from the float ONNX file, calibrated on training items."""
+        config = self.options.train
+        started = time.perf_counter()
+        architecture = self.spec.architecture + "+int8-qdq"
+        record = self.register(ModelKind.INT8, architecture, parent.id)
+        calibration = to_tensor(
+            resize_images(
+                self.splits.train.images[: self.options.calibration_items], config.input_size
             )
-            tuned = train_student(
-                smaller,
-                splits.train,
-                splits.validation,
-                tune,
-                checkpoint=work / f"pruned-{options.prune_amount:g}.ckpt",
-                progress=options.progress,
-            )
-            pruned_path = models_dir / str(pruned_record.id) / "model.onnx"
-            check = export_onnx(
-                tuned.model, card(pruned_arch, ModelKind.PRUNED), pruned_path, x_check
-            )
-            seconds["prune_finetune"] = time.perf_counter() - started
-            metrics = {
-                "val_accuracy": tuned.best_val_accuracy,
-                "epochs_run": tuned.epochs_run,
-                "parameters": parameter_count(tuned.model),
-                "export_max_abs_diff": check.max_abs_diff,
-                "train_seconds": seconds["prune_finetune"],
-            }
-            produced.append(
-                (
-                    finish_model(
-                        catalog, pruned_record.id, pruned_path, metrics, pruned_arch, ready=False
-                    ),
-                    pruned_path,
-                    "pruned",
-                )
-            )
+        ).numpy()
+        path = self.file_of(record)
+        agreement = quantize_int8(
+            float_path,
+            path,
+            calibration,
+            check_inputs=self.x_check,
+            card=self.card(architecture, ModelKind.INT8),
+        )
+        self.seconds["quantize"] = time.perf_counter() - started
+        metrics = {"float_agreement_on_check": agreement, "calibration_items": len(calibration)}
+        self.record_file(record, path, metrics, architecture, "int8")
 
-        if options.quantize:
-            started = time.perf_counter()
-            int8_arch = spec.architecture + "+int8-qdq"
-            int8_record = register(ModelKind.INT8, int8_arch, float_record.id)
-            calibration = to_tensor(
-                resize_images(splits.train.images[: options.calibration_items], config.input_size)
-            ).numpy()
-            int8_path = models_dir / str(int8_record.id) / "model.onnx"
-            agreement = quantize_int8(
-                float_path,
-                int8_path,
-                calibration,
-                check_inputs=x_check,
-                card=card(int8_arch, ModelKind.INT8),
-            )
-            seconds["quantize"] = time.perf_counter() - started
-            metrics = {"float_agreement_on_check": agreement, "calibration_items": len(calibration)}
-            produced.append(
-                (
-                    finish_model(
-                        catalog, int8_record.id, int8_path, metrics, int8_arch, ready=False
-                    ),
-                    int8_path,
-                    "int8",
-                )
-            )
-
+    def evaluate_and_report(
+        self, teacher_latency: Latency | None, teacher_size_mb: float | None
+    ) -> tuple[list[ModelEval], dict[str, Path]]:
+        """Step 4: every student on the held-out split, one report per model folder."""
+        splits = self.splits
         started = time.perf_counter()
         evals = evaluate(
             splits,
-            [(label, path) for _, path, label in produced],
-            input_size=config.input_size,
+            [(label, path) for _, path, label in self.produced],
+            input_size=self.options.train.input_size,
             teacher_latency=teacher_latency,
             teacher_size_mb=teacher_size_mb,
-            repeats=options.latency_repeats,
+            repeats=self.options.latency_repeats,
         )
-        seconds["evaluate"] = time.perf_counter() - started
+        self.seconds["evaluate"] = time.perf_counter() - started
         context: dict[str, Any] = {
-            "scenario": f"{scenario} v{scenario_version}",
+            "scenario": f"{self.scenario} v{self.scenario_version}",
             "test split": (
                 f"{len(splits.test)} held-out items, reference = {splits.test_reference} labels"
             ),
             "train / validation items": f"{len(splits.train)} / {len(splits.validation)}",
             "latency": "batch 1, onnxruntime CPU, 2 threads; throughput at batch 64",
-            "seconds": {k: round(v, 1) for k, v in seconds.items()},
+            "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
         }
         by_name = {e.name: e for e in evals}
         reports: dict[str, Path] = {}
-        for record, _, label in produced:
-            folder = models_dir / str(record.id)
+        for record, _, label in self.produced:
             paths = write_report(
-                folder,
+                self.models_dir / str(record.id),
                 evals,
-                class_names=dataset.class_names,
+                class_names=self.dataset.class_names,
                 title=f"{record.name}: teacher vs students",
                 context=context,
             )
@@ -310,19 +374,14 @@ def distill(
                 "eval": by_name[label].row(),
                 "report": str(paths["report.md"]),
             }
-            update_metrics(catalog, record.id, final)
-        # The set is complete: files self-checked, metrics and reports written. Only now
-        # does any of it become ``ready`` (one transaction, each file re-hashed).
-        publish_models(catalog, pending)
-        records = [get_model(catalog, record.id) for record, _, _ in produced]
-    except BaseException as error:
-        for model_id in pending:
-            reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
-            fail_model(catalog, model_id, f"{type(error).__name__}: {reason}")
-        raise
+            update_metrics(self.catalog, record.id, final)
+        return evals, reports
 
-    shutil.rmtree(work, ignore_errors=True)  # every model is done: the checkpoints are spent
-    return DistillOutcome(models=records, evals=evals, reports=reports, seconds=seconds)
+    def fail(self, error: BaseException) -> None:
+        """Mark every model of this run failed (never served); the error is re-raised."""
+        for model_id in self.pending:
+            reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+            fail_model(self.catalog, model_id, f"{type(error).__name__}: {reason}")
 
 
 def evaluate(
