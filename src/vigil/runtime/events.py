@@ -33,6 +33,14 @@ class Phase(StrEnum):
     OPEN = "open"  # an event is running
 
 
+class ChangeKind(StrEnum):
+    """What happened to an event on one frame (a ``StrEnum``: equal to its value)."""
+
+    STARTED = "started"
+    PEAK = "peak"  # the open event reached a new highest score
+    ENDED = "ended"
+
+
 @dataclass(frozen=True)
 class EventRule:
     """Thresholds and timings of one scenario's events."""
@@ -73,7 +81,7 @@ class Track:
 class Change:
     """What ``step`` reports: an event started, got a new peak, or ended."""
 
-    kind: str  # "started" | "peak" | "ended"
+    kind: ChangeKind
     track: Track  # the track as it was when the change happened (ended: before reset)
     ended_at: float | None = None
 
@@ -91,9 +99,9 @@ def step(track: Track, t: float, score: float, rule: EventRule) -> tuple[Track, 
                 peak_score=max(track.peak_score, score),
                 peak_at=t if new_peak else track.peak_at,
             )
-            return track, (Change("peak", track) if new_peak else None)
+            return track, (Change(ChangeKind.PEAK, track) if new_peak else None)
         if t - last >= rule.quiet_period_s:
-            return Track(), Change("ended", track, ended_at=last)
+            return Track(), Change(ChangeKind.ENDED, track, ended_at=last)
         return track, None
     if score < rule.on_threshold:
         return Track(), None  # idle, or a flicker shorter than min_duration_s
@@ -113,14 +121,14 @@ def step(track: Track, t: float, score: float, rule: EventRule) -> tuple[Track, 
     assert track.started_at is not None
     if t - track.started_at >= rule.min_duration_s:
         track = replace(track, phase=Phase.OPEN)
-        return track, Change("started", track)
+        return track, Change(ChangeKind.STARTED, track)
     return track, None
 
 
 def finish(track: Track) -> Change | None:
     """Close an open track when its source stops (end of file, clean shutdown)."""
     if track.phase is Phase.OPEN:
-        return Change("ended", track, ended_at=track.last_above)
+        return Change(ChangeKind.ENDED, track, ended_at=track.last_above)
     return None
 
 

@@ -25,16 +25,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-from vigil.catalog.events_store import EventStore, NewEvent
+from vigil.catalog.events_store import EventStore
 from vigil.errors import InvalidInputError, SourceError, StreamUnavailableError, VigilError
 from vigil.runtime.alerts import AlertDispatcher
-from vigil.runtime.events import Change, EventRule, Phase, Track, finish, step
+from vigil.runtime.events import EventRule
+from vigil.runtime.recording import EventRecorder, SourceEvents
 from vigil.runtime.scorers import Scorer
 from vigil.runtime.types import SourceHealth
 from vigil.settings import RuntimeSettings
@@ -45,7 +42,6 @@ from vigil.sources.readers import (
     open_frames,
 )
 from vigil.sources.types import Frame, Source, SourceKind
-from vigil.structure.thumbnails import write_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -139,21 +135,6 @@ class RateMeter:
 
 
 @dataclass
-class _Evidence:
-    """Frames kept for one track: its best frame and a strip around it."""
-
-    peak_image: np.ndarray | None = None
-    strip: list[np.ndarray] = field(default_factory=list)
-
-
-@dataclass
-class _OpenEvent:
-    event_id: int
-    thumbnail: str
-    saved_at: float  # frame time of the last progress write
-
-
-@dataclass
 class _SourceRun:
     source: Source
     buffer: LatestFrameBuffer
@@ -170,10 +151,7 @@ class _SourceRun:
     reader: FrameReader | None = None  # a stream's reader carries its connection health
     meter_in: RateMeter = field(default_factory=RateMeter)
     meter_out: RateMeter = field(default_factory=RateMeter)
-    tracks: dict[tuple[int, int], Track] = field(default_factory=dict)
-    evidence: dict[tuple[int, int], _Evidence] = field(default_factory=dict)
-    open_events: dict[tuple[int, int], _OpenEvent] = field(default_factory=dict)
-    ring: deque[np.ndarray] = field(default_factory=deque)
+    events: SourceEvents | None = None  # the event tracks of this source (set by Runner)
     threads: list[threading.Thread] = field(default_factory=list)
 
 
@@ -222,7 +200,17 @@ class Runner:
         self.targets = AlertDispatcher.targets(settings)
         self.stream_timeout_s = stream_timeout_s
         self.thumbnail_size = thumbnail_size
-        self._classes = set(classes) if classes else None
+        self.recorder = EventRecorder(
+            self.scorers,
+            store,
+            self.rule,
+            self.targets,
+            self.home,
+            strip_frames=settings.strip_frames,
+            thumbnail_size=thumbnail_size,
+            classes=classes,
+            wake=self._wake,
+        )
         self._period = 1.0 / settings.rate_fps
         self._stop = threading.Event()
         self._origin = time.time()
@@ -230,7 +218,7 @@ class Runner:
             _SourceRun(
                 source=source,
                 buffer=LatestFrameBuffer(drop=realtime or source.kind == SourceKind.STREAM),
-                ring=deque(maxlen=max(1, settings.strip_frames // 2 + 1)),
+                events=self.recorder.new_source(source.id),
             )
             for source in sources
         ]
@@ -325,7 +313,7 @@ class Runner:
                 frames_dropped=run.frames_dropped,
                 corrupt_frames=run.corrupt_frames,
                 reconnects=run.reconnects,
-                events_open=len(run.open_events),
+                events_open=len(run.events.open_events) if run.events else 0,
                 last_error=run.last_error,
             )
             for run in self._runs
@@ -424,175 +412,22 @@ class Runner:
                 run.lag_s = time.monotonic() - item.received
                 run.frames_processed += 1
                 run.meter_out.tick()
-                self._advance(run, item, scores)
+                assert run.events is not None
+                self.recorder.advance(run.events, item.t, item.frame.image, scores)
         except Exception as error:
             run.last_error = f"scoring failed: {error}"
             log.exception("%s: scoring failed", run.source.name)
         finally:
             try:
-                for key, track in list(run.tracks.items()):
-                    change = finish(track)
-                    if change is not None:
-                        self._on_change(run, key, change, None, None)
+                if run.events is not None:
+                    self.recorder.finish(run.events)
             except VigilError as error:
                 run.last_error = f"closing events failed: {error}"
             run.finished = True
 
-    def _advance(self, run: _SourceRun, item: _Item, scores: list[np.ndarray]) -> None:
-        small = _shrink(item.frame.image, self.thumbnail_size)
-        run.ring.append(small)
-        for model_index, (scorer, row) in enumerate(zip(self.scorers, scores, strict=True)):
-            for class_index, name in enumerate(scorer.class_names):
-                if self._classes is not None and name not in self._classes:
-                    continue
-                key = (model_index, class_index)
-                track, change = step(
-                    run.tracks.get(key, Track()), item.t, float(row[class_index]), self.rule
-                )
-                run.tracks[key] = track
-                self._keep_evidence(run, key, track, item.t, small)
-                if change is not None:
-                    self._on_change(run, key, change, item, row)
-                elif key in run.open_events and track.last_above == item.t:
-                    opened = run.open_events[key]
-                    if item.t - opened.saved_at >= PROGRESS_EVERY_S:
-                        self._save_progress(run, key, track, item.t)
-
-    def _keep_evidence(
-        self, run: _SourceRun, key: tuple[int, int], track: Track, t: float, small: np.ndarray
-    ) -> None:
-        if track.phase is Phase.IDLE:
-            run.evidence.pop(key, None)
-            return
-        evidence = run.evidence.setdefault(key, _Evidence())
-        half = max(1, self.settings.strip_frames // 2)
-        if track.peak_at == t:
-            evidence.peak_image = small
-            evidence.strip = list(run.ring)[-half:]  # the frames just before, and the peak
-        elif len(evidence.strip) < self.settings.strip_frames:
-            evidence.strip.append(small)
-
-    def _on_change(
-        self,
-        run: _SourceRun,
-        key: tuple[int, int],
-        change: Change,
-        item: _Item | None,
-        row: np.ndarray | None,
-    ) -> None:
-        scorer = self.scorers[key[0]]
-        track = change.track
-        assert track.started_at is not None and track.peak_at is not None
-        if change.kind == "started":
-            assert item is not None and row is not None
-            details = {
-                "trigger_frame_time": _iso(item.t),
-                "thresholds": {
-                    "on": self.rule.on_threshold,
-                    "off": self.rule.off_threshold,
-                    "min_duration_s": self.rule.min_duration_s,
-                    "quiet_period_s": self.rule.quiet_period_s,
-                },
-                "scores": {
-                    name: round(float(value), 4)
-                    for name, value in zip(scorer.class_names, row, strict=True)
-                },
-            }
-            record = self.store.open_event(
-                NewEvent(
-                    source_id=run.source.id,
-                    model_id=scorer.model_id,
-                    scenario=scorer.scenario,
-                    class_name=scorer.class_names[key[1]],
-                    started_at=_utc(track.started_at),
-                    last_seen_at=_utc(item.t),
-                    peak_score=track.peak_score,
-                    peak_at=_utc(track.peak_at),
-                    frames=track.frames,
-                    details=details,
-                ),
-                self.targets,
-            )
-            thumbnail = f"events/{record.id}/best.jpg"
-            run.open_events[key] = _OpenEvent(record.id, thumbnail, item.t)
-            self._write_best(run, key, thumbnail)
-            self._save_progress(run, key, track, item.t)
-            self._wake()
-        elif change.kind == "peak" and key in run.open_events:
-            assert item is not None
-            self._write_best(run, key, run.open_events[key].thumbnail)
-            self._save_progress(run, key, track, item.t)
-        elif change.kind == "ended" and key in run.open_events:
-            opened = run.open_events.pop(key)
-            evidence = run.evidence.pop(key, _Evidence())
-            strip = None
-            if evidence.strip:
-                strip = f"events/{opened.event_id}/strip.jpg"
-                write_thumbnail(self.home, strip, _strip(evidence.strip), 10_000)
-            if evidence.peak_image is not None:
-                write_thumbnail(self.home, opened.thumbnail, evidence.peak_image, 10_000)
-            assert change.ended_at is not None
-            self.store.close_event(
-                opened.event_id,
-                ended_at=_utc(change.ended_at),
-                peak_score=track.peak_score,
-                peak_at=_utc(track.peak_at),
-                frames=track.frames,
-                thumbnail_path=opened.thumbnail,
-                strip_path=strip,
-                targets=self.targets,
-            )
-            run.tracks.pop(key, None)
-            self._wake()
-
-    def _write_best(self, run: _SourceRun, key: tuple[int, int], relpath: str) -> None:
-        evidence = run.evidence.get(key)
-        if evidence is not None and evidence.peak_image is not None:
-            write_thumbnail(self.home, relpath, evidence.peak_image, 10_000)
-
-    def _save_progress(self, run: _SourceRun, key: tuple[int, int], track: Track, t: float) -> None:
-        opened = run.open_events[key]
-        assert track.peak_at is not None and track.last_above is not None
-        self.store.update_event(
-            opened.event_id,
-            last_seen_at=_utc(track.last_above),
-            peak_score=track.peak_score,
-            peak_at=_utc(track.peak_at),
-            frames=track.frames,
-            thumbnail_path=opened.thumbnail,
-        )
-        opened.saved_at = t
-
     def _wake(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.wake()
-
-
-def _shrink(image: np.ndarray, longest_side: int) -> np.ndarray:
-    height, width = image.shape[:2]
-    scale = min(1.0, longest_side / max(height, width))
-    if scale >= 1.0:
-        return image.copy()
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
-def _strip(images: list[np.ndarray]) -> np.ndarray:
-    """Frames side by side at one height, in time order."""
-    tiles = []
-    for image in images:
-        height, width = image.shape[:2]
-        size = (max(1, round(width * STRIP_TILE_HEIGHT / height)), STRIP_TILE_HEIGHT)
-        tiles.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-    return np.concatenate(tiles, axis=1)  # (120, sum of widths, 3)
-
-
-def _utc(t: float) -> datetime:
-    return datetime.fromtimestamp(t, UTC)
-
-
-def _iso(t: float) -> str:
-    return _utc(t).isoformat()
 
 
 __all__ = ["LatestFrameBuffer", "RateMeter", "Runner"]
