@@ -213,144 +213,195 @@ def index_on_ray(
     ``model_id`` is that of ``settings.embedder`` (workers load the model themselves).
     ``on_shard(shard, frames_written)`` is called after each shard is committed.
     Sources must be readable at the same path (or URL) on every node.
-    """
-    import ray
 
+    The steps: plan each source's shards; submit the scans; then, as results come
+    back, replay de-duplication, submit embeds (a bounded number in flight) and commit
+    shards in order; finally record each source's progress.
+    """
     started = time.perf_counter()
-    scale = settings.scale
     with ray_session(address) as gcs_address:
         cpus = _cluster_cpus()
         if cpus < 1:
             raise ClusterError(f"the Ray cluster at {gcs_address} offers no CPUs to run tasks")
         report = RayIndexReport(model_id, gcs_address, cpus, sources=list(sources))
+        driver = _Driver(catalog, vector_index, model_id, settings, report, on_shard)
+        driver.plan(sources)
+        driver.submit_scans()
+        try:
+            driver.collect()
+        finally:
+            driver.cancel_pending()
+            vector_index.save()
+        driver.record_progress()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class _Driver:
+    """One ``index_on_ray`` call on the driver: tasks in flight and each source's state."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        vector_index: VectorIndex,
+        model_id: str,
+        settings: Settings,
+        report: RayIndexReport,
+        on_shard: Callable[[Shard, int], None] | None,
+    ) -> None:
+        import ray
+
+        self.catalog = catalog
+        self.vector_index = vector_index
+        self.model_id = model_id
+        self.settings = settings
+        self.report = report
+        self.on_shard = on_shard
+        scale = settings.scale
         options: dict[str, Any] = {"num_cpus": 1, "max_retries": scale.max_task_retries}
-        scan_task = ray.remote(**options)(scan_shard)
-        embed_task = ray.remote(**options)(embed_shard)
-        embedder_ref = settings.embedder
+        self.scan_task = ray.remote(**options)(scan_shard)
+        self.embed_task = ray.remote(**options)(embed_shard)
+        self.runs: list[_SourceRun] = []
+        self.pending: dict[Any, tuple[str, int, int]] = {}  # ref -> (kind, run, shard number)
+        # Embeds waiting for a slot: (run number, shard number, frame indexes or None: all).
+        self.waiting_embeds: collections.deque[tuple[int, int, tuple[int, ...] | None]] = (
+            collections.deque()
+        )
+        self.in_flight_limit = max(2, scale.tasks_per_cpu * report.cluster_cpus)
 
-        def fail(run: _SourceRun, message: str) -> None:
-            run.failed = True
-            report.errors.append(f"{run.source.name}: {message}")
-            catalog.set_progress(run.source.id, model_id, status="failed", error=message)
+    def fail(self, run: _SourceRun, message: str) -> None:
+        run.failed = True
+        self.report.errors.append(f"{run.source.name}: {message}")
+        self.catalog.set_progress(run.source.id, self.model_id, status="failed", error=message)
 
-        runs: list[_SourceRun] = []
+    def plan(self, sources: Sequence[Source]) -> None:
+        """Step 1: each source's shards, and the frames the catalog already holds."""
+        settings = self.settings
         for source in sources:
             sampling = effective_sampling(source, settings.sampling)
             run = _SourceRun(source, [], _Dedup(sampling.dedup_threshold), set())
-            runs.append(run)
-            catalog.set_progress(source.id, model_id, status="running", settings=sampling)
+            self.runs.append(run)
+            self.catalog.set_progress(source.id, self.model_id, status="running", settings=sampling)
             try:  # the driver must see the source too: it plans shards from its duration
                 run.shards = plan_shards(
                     source,
                     duration=probe(source).duration,
                     interval_s=sampling.interval_s,
-                    shard_seconds=scale.shard_seconds,
+                    shard_seconds=settings.scale.shard_seconds,
                 )
             except VigilError as error:
-                fail(run, str(error))
+                self.fail(run, str(error))
                 continue
-            run.existing = catalog.indexed_frame_indexes(source.id, model_id)
-            report.shards += len(run.shards)
+            run.existing = self.catalog.indexed_frame_indexes(source.id, self.model_id)
+            self.report.shards += len(run.shards)
 
-        pending: dict[Any, tuple[str, int, int]] = {}  # ref -> (kind, run number, shard number)
-        waiting_embeds: collections.deque[tuple[int, int, tuple[int, ...] | None]] = (
-            collections.deque()
-        )
-        in_flight_limit = max(2, scale.tasks_per_cpu * cpus)
-        for run_number, run in enumerate(runs):
+    def submit_scans(self) -> None:
+        """Step 2: scan every shard that needs de-duplication or resumption; queue the rest."""
+        for run_number, run in enumerate(self.runs):
             needs_scan = run.dedup.threshold > 0 or bool(run.existing)
             for shard in run.shards:
                 if needs_scan:
-                    ref = scan_task.remote(shard)
-                    pending[ref] = ("scan", run_number, shard.number)
+                    ref = self.scan_task.remote(shard)
+                    self.pending[ref] = ("scan", run_number, shard.number)
                 else:
-                    waiting_embeds.append((run_number, shard.number, None))
+                    self.waiting_embeds.append((run_number, shard.number, None))
+        self.submit_embeds()
 
-        def embeds_in_flight() -> int:
-            return sum(1 for kind, _, _ in pending.values() if kind == "embed")
+    def submit_embeds(self) -> None:
+        """Start waiting embeds while fewer than ``in_flight_limit`` are running."""
+        while self.waiting_embeds and self._embeds_in_flight() < self.in_flight_limit:
+            run_number, number, wanted = self.waiting_embeds.popleft()
+            shard = self.runs[run_number].shards[number]
+            ref = self.embed_task.remote(
+                shard, wanted, self.settings.embedder, self.settings.thumbnail_size
+            )
+            self.pending[ref] = ("embed", run_number, number)
 
-        def submit_embeds() -> None:
-            while waiting_embeds and embeds_in_flight() < in_flight_limit:
-                run_number, number, wanted = waiting_embeds.popleft()
-                shard = runs[run_number].shards[number]
-                ref = embed_task.remote(shard, wanted, embedder_ref, settings.thumbnail_size)
-                pending[ref] = ("embed", run_number, number)
+    def _embeds_in_flight(self) -> int:
+        return sum(1 for kind, _, _ in self.pending.values() if kind == "embed")
 
-        def advance(run_number: int) -> None:
-            run = runs[run_number]
-            while run.decided < len(run.shards) and run.decided in run.scans:
-                scan = run.scans.pop(run.decided)
-                report.candidates += len(scan.frame_indexes)
-                kept = run.dedup.keep(scan)
-                missing = tuple(i for i in kept if i not in run.existing)
-                report.frames_already_indexed += len(kept) - len(missing)
-                if missing:
-                    waiting_embeds.append((run_number, run.decided, missing))
-                else:
-                    run.outputs[run.decided] = None
-                run.decided += 1
-            while not run.failed and run.committed in run.outputs:
-                output = run.outputs.pop(run.committed)
-                written = 0
-                if output is not None:
-                    written, existing = _write_output(
-                        output, catalog, vector_index, Path(settings.home)
-                    )
-                    report.frames_written += written
-                    report.frames_already_indexed += existing
-                    report.shards_embedded += 1
-                    run.errors.extend(f"{output.shard}: {e}" for e in output.errors)
-                    report.errors.extend(run.errors[-len(output.errors) :] if output.errors else [])
-                if on_shard is not None:
-                    on_shard(run.shards[run.committed], written)
-                run.committed += 1
+    def collect(self) -> None:
+        """Step 3: take each finished task, then decide and commit what it unblocked."""
+        import ray
 
-        submit_embeds()
-        try:
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                kind, run_number, number = pending.pop(ready[0])
-                run = runs[run_number]
-                try:
-                    result = ray.get(ready[0])
-                except VigilError as error:  # raised in the task: bad media, missing model
-                    if not run.failed:
-                        fail(run, f"shard {run.shards[number]}: {error}")
-                    continue
-                except ray.exceptions.RayError as error:
-                    raise ClusterError(
-                        f"shard {run.shards[number]} failed after {scale.max_task_retries} "
-                        f"retries: {_first_line(error)}"
-                    ) from error
-                if run.failed:
-                    continue
-                if kind == "scan":
-                    assert isinstance(result, ShardScan)
-                    report.scan_seconds += result.seconds
-                    run.scans[number] = result
-                else:
-                    assert isinstance(result, ShardOutput)
-                    report.embed_seconds += result.seconds
-                    report.workers.add(result.worker)
-                    run.outputs[number] = result
-                advance(run_number)
-                submit_embeds()
-        finally:
-            for ref in pending:
-                ray.cancel(ref)
-            vector_index.save()
-        for run in runs:
+        retries = self.settings.scale.max_task_retries
+        while self.pending:
+            ready, _ = ray.wait(list(self.pending), num_returns=1)
+            kind, run_number, number = self.pending.pop(ready[0])
+            run = self.runs[run_number]
+            try:
+                result = ray.get(ready[0])
+            except VigilError as error:  # raised in the task: bad media, missing model
+                if not run.failed:
+                    self.fail(run, f"shard {run.shards[number]}: {error}")
+                continue
+            except ray.exceptions.RayError as error:
+                raise ClusterError(
+                    f"shard {run.shards[number]} failed after {retries} "
+                    f"retries: {_first_line(error)}"
+                ) from error
+            if run.failed:
+                continue
+            if kind == "scan":
+                assert isinstance(result, ShardScan)
+                self.report.scan_seconds += result.seconds
+                run.scans[number] = result
+            else:
+                assert isinstance(result, ShardOutput)
+                self.report.embed_seconds += result.seconds
+                self.report.workers.add(result.worker)
+                run.outputs[number] = result
+            self.advance(run_number)
+            self.submit_embeds()
+
+    def advance(self, run_number: int) -> None:
+        """Replay de-duplication over scans in shard order; commit outputs in shard order."""
+        run, report = self.runs[run_number], self.report
+        while run.decided < len(run.shards) and run.decided in run.scans:
+            scan = run.scans.pop(run.decided)
+            report.candidates += len(scan.frame_indexes)
+            kept = run.dedup.keep(scan)
+            missing = tuple(i for i in kept if i not in run.existing)
+            report.frames_already_indexed += len(kept) - len(missing)
+            if missing:
+                self.waiting_embeds.append((run_number, run.decided, missing))
+            else:
+                run.outputs[run.decided] = None
+            run.decided += 1
+        while not run.failed and run.committed in run.outputs:
+            output = run.outputs.pop(run.committed)
+            written = 0
+            if output is not None:
+                written, existing = _write_output(
+                    output, self.catalog, self.vector_index, Path(self.settings.home)
+                )
+                report.frames_written += written
+                report.frames_already_indexed += existing
+                report.shards_embedded += 1
+                run.errors.extend(f"{output.shard}: {e}" for e in output.errors)
+                report.errors.extend(run.errors[-len(output.errors) :] if output.errors else [])
+            if self.on_shard is not None:
+                self.on_shard(run.shards[run.committed], written)
+            run.committed += 1
+
+    def cancel_pending(self) -> None:
+        import ray
+
+        for ref in self.pending:
+            ray.cancel(ref)
+
+    def record_progress(self) -> None:
+        """Step 4: each source complete, partial (reader damage) or failed, in the catalog."""
+        for run in self.runs:
             done = not run.failed and run.committed == len(run.shards)
-            report.complete[run.source.id] = done
+            self.report.complete[run.source.id] = done
             if not run.failed:
-                catalog.set_progress(
+                self.catalog.set_progress(
                     run.source.id,
-                    model_id,
+                    self.model_id,
                     status="complete" if done and not run.errors else "partial",
                     error="; ".join(run.errors) or None,
                 )
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _first_line(error: BaseException) -> str:
