@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import struct
 import threading
 import time
@@ -187,6 +188,36 @@ def test_the_decoder_checks_the_declared_size_before_decoding(bomb: bytes) -> No
             decode_image(bomb if side == BOMB_SIDE else bomb_png(side), what="the test image")
     small = decode_image(bomb_png(64))
     assert small.shape == (64, 64, 3) and small.dtype.name == "uint8" and small.max() == 0
+
+
+def test_every_image_file_read_goes_through_the_one_guarded_decoder() -> None:
+    # Thumbnails are read back by the object pass, matching, contact sheets, exports and
+    # distillation; a planted or replaced file must meet the same header check as an upload.
+    source = Path(__file__).resolve().parents[2] / "src" / "vigil"
+    direct = re.compile(r"cv2\.imread\(|cv2\.imdecode\(|Image\.open\(")
+    offenders = [
+        f"{path.relative_to(source)}:{number}"
+        for path in source.rglob("*.py")
+        if path.name != "images.py" or path.parent.name != "sources"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if direct.search(line)
+    ]
+    assert offenders == []
+
+
+def test_a_bomb_planted_as_a_thumbnail_is_refused_by_the_readers(
+    bomb: bytes, tmp_path: Path
+) -> None:
+    from vigil.errors import ImageTooLargeError
+    from vigil.sources.images import read_image
+
+    planted = tmp_path / "thumbs" / "1" / "000000000001.jpg"
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(bomb)
+    started = time.perf_counter()
+    with pytest.raises(ImageTooLargeError, match="pixels"):
+        read_image(planted)
+    assert time.perf_counter() - started < 2.0
 
 
 # ---------------------------------------------------------------- item 4: DNS rebinding

@@ -68,8 +68,9 @@ from vigil.distill.train import (
     to_tensor,
     train_student,
 )
-from vigil.errors import InvalidInputError
+from vigil.errors import CorruptMediaError, ImageTooLargeError, InvalidInputError
 from vigil.settings import DistillSettings
+from vigil.sources.images import read_image
 
 if TYPE_CHECKING:
     from vigil.context import Context
@@ -455,14 +456,11 @@ def load_scenario_dataset(
     images, probs, humans, ids = [], [], [], []
     for item in items:
         path = home / item.image_path
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            continue  # thumbnail removed since labeling: the item cannot be trained on
-        images.append(
-            cv2.resize(
-                cv2.cvtColor(image, cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_AREA
-            )
-        )
+        try:
+            image = read_image(path)
+        except (CorruptMediaError, ImageTooLargeError):
+            continue  # thumbnail removed or damaged since labeling: it cannot be trained on
+        images.append(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA))
         human = names.index(item.human_label) if item.human_label is not None else -1
         if item.probabilities is not None:
             probs.append(np.asarray(item.probabilities, dtype=np.float32))

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from globox import Annotation, AnnotationSet, BoundingBox
-from PIL import Image
 
 from vigil.errors import InvalidInputError, NotFoundError
 from vigil.scenarios.spec import ItemKind, ScenarioRecord
 from vigil.scenarios.store import StoredLabel
+from vigil.sources.images import open_image
 
 CSV_COLUMNS = (
     "item",
@@ -114,7 +114,7 @@ def _thumbnail_size(home: Path, relpath: str) -> tuple[int, int]:
     target = home / relpath
     if not target.is_file():
         raise NotFoundError(f"thumbnail {target} is missing; re-index the source to restore it")
-    with Image.open(target) as image:
+    with open_image(target, what=f"thumbnail {relpath!r}") as image:
         width, height = image.size
     return int(width), int(height)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from vigil.errors import InvalidInputError
+from vigil.errors import CorruptMediaError, ImageTooLargeError, InvalidInputError
 from vigil.search.types import SearchHit
+from vigil.sources.images import read_image
 
 CAPTION_HEIGHT = 34
 TITLE_HEIGHT = 28
@@ -51,9 +52,8 @@ def _tile(hit: SearchHit, home: Path, width: int) -> Image.Image:
     shown = hit.object.thumbnail_path if hit.object is not None else hit.frame.thumbnail_path
     thumbnail_path = home / shown
     try:
-        with Image.open(thumbnail_path) as opened:
-            picture = opened.convert("RGB")
-    except OSError:
+        picture = Image.fromarray(read_image(thumbnail_path))
+    except (CorruptMediaError, ImageTooLargeError):
         picture = Image.new("RGB", (width, width * 3 // 4), color=(60, 0, 0))
     picture = picture.resize((width, max(1, round(picture.height * width / picture.width))))
     tile = Image.new("RGB", (width, picture.height + CAPTION_HEIGHT), color=(24, 24, 24))

@@ -21,9 +21,10 @@ import numpy as np
 from vigil.catalog.objects import ObjectRecord, ObjectVectors, get_object, object_embedding_id
 from vigil.catalog.store import Catalog
 from vigil.catalog.vector_index import VectorIndex
-from vigil.errors import InvalidInputError, NotFoundError
+from vigil.errors import CorruptMediaError, ImageTooLargeError, InvalidInputError, NotFoundError
 from vigil.search.text import MAX_RESULTS, search_by_vector
 from vigil.search.types import SearchFilters, SearchHit, Target
+from vigil.sources.images import read_image
 
 APPEARANCE_WEIGHT = 0.5  # share of the colour cue in the combined score
 CANDIDATES_PER_RESULT = 5  # semantic candidates fetched per requested match
@@ -131,7 +132,10 @@ def _time_key(match: ObjectMatch) -> tuple[float, int, float]:
 
 
 def _descriptor(home: Path, obj: ObjectRecord) -> np.ndarray:
-    image = cv2.imread(str(home / obj.thumbnail_path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise NotFoundError(f"crop thumbnail of object {obj.id} is missing: {obj.thumbnail_path}")
-    return appearance_descriptor(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    try:
+        image = read_image(home / obj.thumbnail_path)
+    except (CorruptMediaError, ImageTooLargeError):
+        raise NotFoundError(
+            f"crop thumbnail of object {obj.id} is missing or unreadable: {obj.thumbnail_path}"
+        ) from None
+    return appearance_descriptor(image)

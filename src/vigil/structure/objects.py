@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vigil.catalog.objects import (
@@ -32,8 +31,9 @@ from vigil.catalog.vector_index import VectorIndex
 from vigil.embedders.base import Embedder
 from vigil.embedders.detection import Detection
 from vigil.embedders.detector import CocoDetector
-from vigil.errors import SourceError
+from vigil.errors import CorruptMediaError, ImageTooLargeError, SourceError
 from vigil.settings import ObjectSettings
+from vigil.sources.images import read_image
 from vigil.sources.readers import open_frames
 from vigil.sources.types import Source, SourceKind
 from vigil.structure.thumbnails import OBJECTS_DIR, write_thumbnail
@@ -165,10 +165,10 @@ def _frame_images(
     """Pixels of the frames to scan: decoded again from files, thumbnails for streams."""
     if source.kind == SourceKind.STREAM:
         for record in todo:
-            image = cv2.imread(str(home / record.thumbnail_path), cv2.IMREAD_COLOR)
-            if image is None:
-                continue  # thumbnail lost: nothing to detect on
-            yield record, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            try:
+                yield record, read_image(home / record.thumbnail_path)
+            except (CorruptMediaError, ImageTooLargeError):
+                continue  # thumbnail lost or replaced by something else: nothing to detect on
         return
     wanted = {record.frame_index: record for record in todo}
     last = max(wanted)
