@@ -39,6 +39,46 @@ class ObjectSettings(BaseModel):
     batch_size: int = Field(8, ge=1, le=256, description="Frames per detector batch.")
 
 
+class TrackSettings(BaseModel):
+    """Tracking: which detections are followed from frame to frame, and how often."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_fps: float = Field(
+        5.0,
+        gt=0.0,
+        le=60.0,
+        description="Frames per second of media the tracker sees (independent of sampling).",
+    )
+    tracker: str = Field("bytetrack", description="Tracker backend: bytetrack or sort.")
+    min_score: float = Field(
+        0.3, gt=0.0, lt=1.0, description="Minimum detector confidence handed to the tracker."
+    )
+    activation_score: float = Field(
+        0.5, gt=0.0, lt=1.0, description="Minimum confidence for a detection to start a track."
+    )
+    classes: list[str] = Field(
+        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"],
+        description="COCO class names to track; empty tracks all 80.",
+    )
+    lost_after_s: float = Field(
+        1.5, gt=0.0, le=60.0, description="A track not seen for this long is finished."
+    )
+    min_observations: int = Field(
+        3, ge=1, description="Tracks seen on fewer tracked frames are dropped as noise."
+    )
+    max_points: int = Field(
+        120, ge=2, le=10_000, description="Trajectory points kept per track (first and last kept)."
+    )
+    crops_per_track: int = Field(
+        4, ge=1, le=64, description="Crops embedded and averaged into a track's one vector."
+    )
+    min_box_px: int = Field(
+        12, ge=1, description="Boxes narrower or shorter than this (pixels) are not tracked."
+    )
+    batch_size: int = Field(8, ge=1, le=256, description="Frames per detector batch.")
+
+
 class SamplingSettings(BaseModel):
     """How frames are picked from a source before they reach the model."""
 
@@ -300,6 +340,7 @@ class Settings(BaseSettings):
     )
     sampling: SamplingSettings = Field(default_factory=SamplingSettings)
     objects: ObjectSettings = Field(default_factory=ObjectSettings)
+    tracks: TrackSettings = Field(default_factory=TrackSettings)
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
