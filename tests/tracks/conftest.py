@@ -61,7 +61,7 @@ def run_build(workspace: Workspace, source: Source, **options: object) -> TrackB
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tracked(
     excerpt: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Workspace, TrackBuildReport]]:

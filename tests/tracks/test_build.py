@@ -38,8 +38,8 @@ def test_tracks_are_stored_with_their_attributes(
         for _, x1, y1, x2, y2 in track.trajectory:
             assert -1 <= x1 < x2 <= 769 and -1 <= y1 < y2 <= 577
         assert (workspace.home / track.thumbnail_path).is_file()
-        assert {"upper", "lower", "histogram"} <= set(track.colours)
-        assert sum(track.colours["histogram"]) == pytest.approx(1.0, abs=1e-3)
+        assert {"upper", "lower", "appearance"} <= set(track.colours)
+        assert sum(track.colours["appearance"]) == pytest.approx(2.0, abs=1e-2)  # two halves
     # The woman in red (hand-annotated person 1) walks left: direction near 180 degrees.
     moving = [t for t in people if t.direction_deg is not None and t.speed_px_s > 10]
     assert moving, "someone must be walking"

@@ -347,6 +347,13 @@ from vigil.cli.scenarios import eval_scenario  # noqa: E402
 
 app.command("clusters")(clusters)
 eval_app.command("scenario")(eval_scenario)
+
+
+# -- tracks (vigil.cli.tracks) ---
+from vigil.cli.tracks import eval_tracking, tracks_app  # noqa: E402
+
+eval_app.command("tracking")(eval_tracking)
+app.add_typer(tracks_app, name="tracks")
 app.add_typer(eval_app, name="eval")
 
 

@@ -128,8 +128,28 @@ def search(
             help="Merge consecutive hits on a source into events (start, end, best frame).",
         ),
     ] = False,
+    tracks: Annotated[
+        bool,
+        typer.Option("--tracks", help="Rank tracks: one result per tracked object (words only)."),
+    ] = False,
 ) -> None:
     """Find frames or objects that match words, a picture, or an indexed frame/object."""
+    if tracks:  # -- tracks (vigil.cli.tracks) --
+        if query is None or image is not None or like_frame or like_object or segments:
+            raise InvalidInputError("--tracks takes a query in words only")
+        if class_name and len(class_name) > 1:
+            raise InvalidInputError("--tracks takes at most one --class")
+        from vigil.cli.tracks import tracks_search
+
+        tracks_search(
+            context,
+            query,
+            limit=limit,
+            source=source,
+            label=class_name[0] if class_name else None,
+            as_json=as_json,
+        )
+        return
     if segments:  # -- segments (vigil.search.segments) --
         if query is None:
             raise InvalidInputError("--segments needs a query in words")
@@ -234,7 +254,12 @@ def _search_segments(
 @friendly_errors
 def match(
     context: typer.Context,
-    object_id: Annotated[int, typer.Argument(help="The object to follow across cameras.")],
+    object_id: Annotated[
+        int | None, typer.Argument(help="The object to follow across cameras.")
+    ] = None,
+    track: Annotated[
+        int | None, typer.Option("--track", help="Match a track instead of one object.")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many sightings.")] = 10,
     source: SourceOption = None,
     site: SiteOption = None,
@@ -243,6 +268,14 @@ def match(
     as_json: JsonOption = False,
 ) -> None:
     """The same-looking object on OTHER sources, ordered by time (a cross-camera trajectory)."""
+    if (object_id is None) == (track is None):
+        raise InvalidInputError("give an object id or --track TRACK_ID (one of them)")
+    if track is not None:  # -- tracks (vigil.cli.tracks) --
+        from vigil.cli.tracks import tracks_match
+
+        tracks_match(context, track, limit=limit, as_json=as_json)
+        return
+    assert object_id is not None
     settings = context.obj
     assert isinstance(settings, Settings)
     with Workspace.open(settings) as workspace:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vigil.catalog.tracks import TrajectoryPoint
+from vigil.search.matching import appearance_descriptor
 
 # Hue ranges on OpenCV's 0..179 scale, and what a person calls them.
 _HUES: list[tuple[int, str]] = [
@@ -29,8 +30,6 @@ _HUES: list[tuple[int, str]] = [
     (170, "pink"),
     (180, "red"),
 ]
-HUE_BINS = 12
-SAT_BINS = 3
 MIN_SPEED_PX_S = 2.0  # below this a direction is noise, not motion
 
 
@@ -54,9 +53,11 @@ def colour_name(hsv: np.ndarray) -> str:
 
 
 def colour_attributes(crops: Sequence[np.ndarray]) -> dict[str, Any]:
-    """Upper and lower colour names and a hue-saturation histogram (for matching).
+    """Upper and lower colour names, and the crops' mean appearance descriptor.
 
-    The central 60 % of each crop's width is used: the box edges are background.
+    Names use the central 60 % of each crop's width (the box edges are background).
+    The descriptor is cross-camera matching's (``vigil.search.matching``), averaged
+    over the track's crops, so tracks and single objects are compared alike.
     """
     uppers: list[np.ndarray] = []
     lowers: list[np.ndarray] = []
@@ -71,21 +72,14 @@ def colour_attributes(crops: Sequence[np.ndarray]) -> dict[str, Any]:
     if not uppers:
         return {"upper": "unknown", "lower": "unknown", "histogram": []}
     upper, lower = np.concatenate(uppers), np.concatenate(lowers)
-    every = np.concatenate([upper, lower]).reshape(-1, 1, 3)
-    counts = cv2.calcHist([every], [0, 1], None, [HUE_BINS, SAT_BINS], [0, 180, 0, 256])
-    histogram = counts.reshape(-1) / max(1.0, float(counts.sum()))
+    descriptor = np.mean(
+        [appearance_descriptor(c) for c in crops if c.size and min(c.shape[:2]) >= 4], axis=0
+    )
     return {
         "upper": colour_name(upper),
         "lower": colour_name(lower),
-        "histogram": [round(float(v), 5) for v in histogram],
+        "appearance": [round(float(v), 5) for v in descriptor],
     }
-
-
-def histogram_similarity(a: Sequence[float], b: Sequence[float]) -> float:
-    """Bhattacharyya coefficient of two normalised histograms: 1 same, 0 disjoint."""
-    if not a or not b or len(a) != len(b):
-        return 0.0
-    return float(np.sum(np.sqrt(np.asarray(a) * np.asarray(b))))
 
 
 def motion(points: Sequence[TrajectoryPoint]) -> tuple[float, float | None]:

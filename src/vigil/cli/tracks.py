@@ -1,0 +1,321 @@
+"""``vigil tracks build|list|zones|search|match``, ``vigil eval tracking``: thin over tracks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vigil.catalog.tracks import list_tracks
+from vigil.cli.common import context_settings, friendly_errors, id_or_name, open_workspace
+from vigil.errors import InvalidInputError
+from vigil.runtime.alerts import AlertDispatcher
+from vigil.runtime.store import EventStore
+from vigil.tracks import TrackBuildReport, build_tracks
+from vigil.tracks.plots import background_frame, plot_tracks
+from vigil.tracks.search import match_track, search_tracks
+from vigil.tracks.zones import analyse_tracks, load_zones, store_zone_events
+
+tracks_app = typer.Typer(
+    help="Follow objects from frame to frame: one record per person or vehicle.",
+    no_args_is_help=True,
+)
+
+SourceArgument = Annotated[str, typer.Argument(help="Source id or name.")]
+
+
+@tracks_app.command("build")
+@friendly_errors
+def tracks_build(
+    context: typer.Context,
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="Source ids or names (default: all files and folders)."),
+    ] = None,
+    rate: Annotated[float | None, typer.Option(help="Frames per second tracked.")] = None,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="Track at most this many seconds of media now (resumable).")
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Delete the source's tracks and track again.")
+    ] = False,
+) -> None:
+    """Track objects through sources; resumes where an earlier run stopped."""
+    settings = context_settings(context)
+    if rate is not None:
+        settings = settings.model_copy(
+            update={
+                "tracks": settings.tracks.model_validate(
+                    {**settings.tracks.model_dump(), "rate_fps": rate}
+                )
+            }
+        )
+    context.obj = settings
+    with open_workspace(context) as workspace:
+        targets = (
+            [workspace.get_source(id_or_name(s)) for s in sources]
+            if sources
+            else [s for s in workspace.list_sources() if s.kind != "stream"]
+        )
+        for source in targets:
+
+            def show(report: TrackBuildReport) -> None:
+                typer.echo(
+                    f"\r{report.source.name}: {report.frames_tracked} frames, "
+                    f"{report.tracks_stored} tracks",
+                    nl=False,
+                    err=True,
+                )
+
+            report = build_tracks(
+                source,
+                catalog=workspace.catalog,
+                detector=workspace.detector,
+                embedder=workspace.embedder,
+                settings=workspace.settings.tracks,
+                home=workspace.home,
+                max_seconds=max_seconds,
+                restart=restart,
+                on_progress=show if sys.stderr.isatty() else None,
+            )
+            found = ", ".join(f"{n} {label}" for label, n in sorted(report.by_label.items()))
+            state = "complete" if report.finished else "partial (run again to resume)"
+            typer.echo(
+                f"{source.name}: {report.tracks_stored} new tracks ({found or 'none'}) from "
+                f"{report.frames_tracked} frames ({report.frames_reused} with reused detections) "
+                f"from {report.resumed_from:.1f}s, {report.media_seconds:.1f}s of media in "
+                f"{report.seconds:.1f}s; {report.tracks_dropped} too short; "
+                f"{report.resets} cuts; {state}"
+            )
+
+
+@tracks_app.command("list")
+@friendly_errors
+def tracks_list(
+    context: typer.Context,
+    source: SourceArgument,
+    label: Annotated[str | None, typer.Option("--class", help="Only this COCO class.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many tracks.")] = 50,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Also write heatmap, trajectories and counts over time to this PNG."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Tracks of a source in time order (class, times, motion, colours)."""
+    with open_workspace(context) as workspace:
+        found = workspace.get_source(id_or_name(source))
+        tracks = list_tracks(workspace.catalog, source_ids=[found.id], label=label)
+        if plot is not None:
+            background = background_frame(found, workspace.home)
+            plot_tracks(tracks, plot, background=background, title=f"{found.name}: tracks")
+    shown = tracks[:limit]
+    if as_json:
+        typer.echo(
+            json.dumps({"source": found.name, "tracks": [t.to_dict() for t in shown]}, indent=2)
+        )
+    else:
+        if not tracks:
+            typer.echo(f"no tracks on {found.name} ('vigil tracks build {found.name}' first?)")
+        for t in shown:
+            heading = f"{t.direction_deg:5.0f}deg" if t.direction_deg is not None else "  still"
+            typer.echo(
+                f"{t.id:>6}  {t.label:<10} {t.first_media_time:7.1f}-{t.last_media_time:7.1f}s "
+                f"{t.observations:>4} obs  {t.speed_px_s:6.1f}px/s {heading}  "
+                f"{t.colours.get('upper', '?')}/{t.colours.get('lower', '?')}"
+            )
+        if len(tracks) > limit:
+            typer.echo(f"... {len(tracks) - limit} more (--limit)")
+    if plot is not None:
+        typer.echo(f"plot: {plot}", err=True)
+
+
+@tracks_app.command("zones")
+@friendly_errors
+def tracks_zones(
+    context: typer.Context,
+    source: SourceArgument,
+    zones: Annotated[Path, typer.Option("--zones", help="YAML file of zones and lines.")],
+    webhook: Annotated[
+        list[str] | None, typer.Option(help="Webhook URL events are POSTed to (repeatable).")
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help="Also draw the zones on a PNG.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Counts in/out, dwell, loitering, intrusion and line crossings over a source's tracks.
+
+    Loitering, intrusion and crossings are stored as events (``vigil events list``)
+    with their alerts queued and delivered like those of ``vigil run``.
+    """
+    zone_set = load_zones(zones)
+    settings = context_settings(context)
+    if webhook:
+        settings = settings.model_copy(
+            update={"runtime": settings.runtime.model_copy(update={"webhooks": list(webhook)})}
+        )
+    context.obj = settings
+    with open_workspace(context) as workspace:
+        found = workspace.get_source(id_or_name(source))
+        tracks = list_tracks(workspace.catalog, source_ids=[found.id])
+        if not tracks:
+            raise InvalidInputError(f"no tracks on {found.name} ('vigil tracks build' first)")
+        report = analyse_tracks(tracks, zone_set)
+        store = EventStore(workspace.catalog.engine)
+        targets = AlertDispatcher.targets(workspace.settings.runtime)
+        store_zone_events(report, found, store, targets)
+        dispatcher = AlertDispatcher(store, workspace.settings.runtime, workspace.home)
+        try:
+            while dispatcher.run_once():
+                pass
+        finally:
+            dispatcher.stop(drain_s=0.0)
+        if plot is not None:
+            background = background_frame(found, workspace.home)
+            plot_tracks(tracks, plot, background=background, title=found.name, zones=zone_set)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    for stats in report.areas.values():
+        row = stats.to_dict()
+        if stats.kind == "zone":
+            typer.echo(
+                f"zone {stats.name}: {row['entries']} in, {row['exits']} out, {row['visits']} "
+                f"visits, dwell mean {row['mean_dwell_s']}s max {row['max_dwell_s']}s"
+            )
+        else:
+            typer.echo(
+                f"line {stats.name}: {stats.crossings['left_to_right']} left-to-right, "
+                f"{stats.crossings['right_to_left']} right-to-left"
+            )
+    if report.skipped_tracks:
+        typer.echo(
+            f"warning: {report.skipped_tracks} tracks recorded at another frame size were skipped",
+            err=True,
+        )
+    typer.echo(
+        f"events: {report.events_stored} new, {report.events_known} already stored "
+        "('vigil events list --source ...')"
+    )
+
+
+@tracks_app.command("search")
+@friendly_errors
+def tracks_search(
+    context: typer.Context,
+    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many tracks.")] = 10,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only these sources (repeatable).")
+    ] = None,
+    label: Annotated[str | None, typer.Option("--class", help="Only this COCO class.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Tracks ranked for words: one result per tracked object, not one per frame."""
+    with open_workspace(context) as workspace:
+        ids = [workspace.get_source(id_or_name(s)).id for s in source] if source else None
+        hits = search_tracks(
+            query,
+            catalog=workspace.catalog,
+            embedder=workspace.embedder,
+            limit=limit,
+            source_ids=ids,
+            label=label,
+        )
+    _print_hits(hits, as_json, {"query": query})
+
+
+@tracks_app.command("match")
+@friendly_errors
+def tracks_match(
+    context: typer.Context,
+    track_id: Annotated[int, typer.Argument(help="The track to find on other cameras.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many candidates.")] = 10,
+    same_source: Annotated[
+        bool, typer.Option("--same-source", help="Also look on the track's own source.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Tracks of the same class that look alike (vector + colours), other sources first."""
+    with open_workspace(context) as workspace:
+        hits = match_track(
+            track_id,
+            catalog=workspace.catalog,
+            model_id=workspace.embedder.model_id,
+            limit=limit,
+            other_sources=not same_source,
+        )
+    _print_hits(hits, as_json, {"track_id": track_id})
+
+
+def _print_hits(hits: list, as_json: bool, head: dict[str, object]) -> None:  # type: ignore[type-arg]
+    if as_json:
+        typer.echo(json.dumps({**head, "hits": [h.to_dict() for h in hits]}, indent=2))
+        return
+    if not hits:
+        typer.echo("no tracks match ('vigil tracks build' on the sources first?)")
+    for hit in hits:
+        typer.echo(hit.describe())
+
+
+@friendly_errors
+def eval_tracking(
+    context: typer.Context,
+    sequence: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="TUD-Campus, TUD-Stadtmitte (derived detections) or vtest (real detector); "
+            "default: all three."
+        ),
+    ] = None,
+    tracker: Annotated[
+        str | None, typer.Option(help="Tracker backend (default: settings).")
+    ] = None,
+    video: Annotated[
+        Path | None,
+        typer.Option(help="vtest.avi (default: shared/data/vtest.avi beside the repo)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the derived TUD detections.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """MOTA, IDF1 and ID switches on real annotated pedestrian sequences (motmetrics)."""
+    from vigil.evaluation.tracking import (
+        TUD_SEQUENCES,
+        TrackingScores,
+        evaluate_tud,
+        evaluate_vtest,
+    )
+
+    settings = context_settings(context)
+    name = tracker or settings.tracks.tracker
+    chosen = sequence or [*TUD_SEQUENCES, "vtest"]
+    results: list[TrackingScores] = []
+    for item in chosen:
+        if item in TUD_SEQUENCES:
+            results.append(evaluate_tud(item, tracker=name, seed=seed))
+        elif item == "vtest":
+            path = video or Path(__file__).resolve().parents[3].parent / "shared/data/vtest.avi"
+            with open_workspace(context) as workspace:
+                results.append(
+                    evaluate_vtest(path, workspace.detector, settings.tracks, tracker=name)
+                )
+        else:
+            raise InvalidInputError(
+                f"unknown sequence {item!r}; choose {', '.join([*TUD_SEQUENCES, 'vtest'])}"
+            )
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        return
+    typer.echo(
+        f"{'sequence':<16} {'tracker':<10} {'frames':>6} {'gt':>3} {'MOTA':>6} {'IDF1':>6} "
+        f"{'IDsw':>4} {'recall':>6} {'prec':>6}"
+    )
+    for r in results:
+        typer.echo(
+            f"{r.sequence:<16} {r.tracker:<10} {r.frames:>6} {r.ground_truth_tracks:>3} "
+            f"{r.mota:6.3f} {r.idf1:6.3f} {r.id_switches:>4} {r.recall:6.3f} {r.precision:6.3f}"
+        )
+    for r in results:
+        typer.echo(f"  {r.sequence}: detections {r.detections}")
