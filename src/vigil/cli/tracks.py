@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from vigil.catalog.tracks import list_tracks
 from vigil.cli.common import context_settings, friendly_errors, id_or_name, open_workspace
@@ -17,7 +18,7 @@ from vigil.runtime.store import EventStore
 from vigil.tracks import TrackBuildReport, build_tracks
 from vigil.tracks.plots import background_frame, plot_tracks
 from vigil.tracks.search import match_track, search_tracks
-from vigil.tracks.zones import analyse_tracks, load_zones, store_zone_events
+from vigil.tracks.zones import analyse_tracks, check_geometry, load_zones, store_zone_events
 
 tracks_app = typer.Typer(
     help="Follow objects from frame to frame: one record per person or vehicle.",
@@ -46,13 +47,13 @@ def tracks_build(
     """Track objects through sources; resumes where an earlier run stopped."""
     settings = context_settings(context)
     if rate is not None:
-        settings = settings.model_copy(
-            update={
-                "tracks": settings.tracks.model_validate(
-                    {**settings.tracks.model_dump(), "rate_fps": rate}
-                )
-            }
-        )
+        try:
+            tracks = settings.tracks.model_validate(
+                {**settings.tracks.model_dump(), "rate_fps": rate}
+            )
+        except ValidationError as error:
+            raise InvalidInputError(f"--rate: {error.errors()[0]['msg']}") from None
+        settings = settings.model_copy(update={"tracks": tracks})
     context.obj = settings
     with open_workspace(context) as workspace:
         targets = (
@@ -151,6 +152,8 @@ def tracks_zones(
     with their alerts queued and delivered like those of ``vigil run``.
     """
     zone_set = load_zones(zones)
+    if zone_set.frame_wh is not None:
+        check_geometry(zone_set, *zone_set.frame_wh)  # a bad file fails before any work
     settings = context_settings(context)
     if webhook:
         settings = settings.model_copy(
