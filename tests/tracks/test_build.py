@@ -16,7 +16,7 @@ from vigil.sources.types import Frame, SourceKind, SourceSpec
 from vigil.tracks import TrackBuildReport, TrackerConfig, TrackPass, create_tracker
 from vigil.workspace import Workspace
 
-from .conftest import run_build, track_settings
+from .conftest import run_build, track_settings, write_excerpt
 
 
 def test_tracks_are_stored_with_their_attributes(
@@ -164,3 +164,19 @@ def test_tracker_registry(
         return
     with pytest.raises(InvalidInputError, match=error):
         create_tracker(name, TrackerConfig(rate, lost, activation))
+
+
+def test_a_live_stream_is_tracked(
+    vtest_path: Path, http_folder: tuple[str, Path], tmp_path: Path
+) -> None:
+    """An HTTP MPEG-TS stream (loopback server): tracks stored, never finished or discarded."""
+    base, folder = http_folder
+    write_excerpt(vtest_path, folder / "cam.ts", 500, 60, fmt="mpegts")
+    with Workspace.open(track_settings(tmp_path / "ws")) as workspace:
+        source = workspace.add_source(f"{base}/cam.ts", name="cam")
+        assert source.kind == SourceKind.STREAM
+        first = run_build(workspace, source, max_seconds=120.0)
+        assert not first.finished and first.tracks_stored >= 3
+        assert all(t.first_captured_at is not None for t in list_tracks(workspace.catalog))
+        second = run_build(workspace, source, max_seconds=120.0)  # never resumes old tracks
+        assert len(list_tracks(workspace.catalog)) == first.tracks_stored + second.tracks_stored

@@ -122,6 +122,7 @@ class TrackPass:
         self._serial = 0
         # Tracks lost before this media time were stored by an earlier run (resume).
         self.stored_until = -1.0
+        self._held: list[tuple[NewTrack, list[np.ndarray]]] = []  # ended by a reconnect
         self._last_time: float | None = None
         self._frame_wh: tuple[int, int] | None = None
 
@@ -136,7 +137,7 @@ class TrackPass:
     def feed(self, frame: Frame, found: list[Detection]) -> list[tuple[NewTrack, list[np.ndarray]]]:
         """Track one frame; returns finished tracks with the crops to embed for each."""
         height, width = frame.image.shape[:2]
-        finished: list[tuple[NewTrack, list[np.ndarray]]] = []
+        finished, self._held = self._held, []
         cut = self._last_time is not None and (
             frame.media_time < self._last_time
             or frame.media_time - self._last_time > self.settings.lost_after_s
@@ -185,11 +186,16 @@ class TrackPass:
         self._last_time = None
         return finished
 
+    def reconnected(self) -> None:
+        """A stream dropped and is being reopened: end its tracks (returned by the next feed)."""
+        self._held.extend(self.cut())
+
     def finish(self) -> list[tuple[NewTrack, list[np.ndarray]]]:
         """End every open track (end of the source)."""
         finished = [self._close(item) for item in self.open.values()]
         self.open.clear()
-        return [item for item in finished if item is not None]
+        held, self._held = self._held, []
+        return held + [item for item in finished if item is not None]
 
     def resume_point(self, next_time: float) -> float:
         """Media time from which a resumed run must track again (see ``vigil.catalog.tracks``)."""
@@ -273,7 +279,8 @@ def build_tracks(
 ) -> TrackBuildReport:
     """Track a source from where the last run stopped; store each finished track.
 
-    ``max_seconds`` limits the media time tracked in this run (a later run resumes).
+    ``max_seconds`` limits the media time tracked in this run (a later run resumes); on
+    a live stream, the seconds watched (a stream never finishes).
     ``restart`` deletes the source's tracks and tracks from the start. ``embedder``
     None stores tracks without vectors (they are then not searchable).
     """
@@ -336,10 +343,15 @@ def build_tracks(
         if on_progress is not None:
             on_progress(report)
 
-    limit = None if max_seconds is None else start + max_seconds
+    # Files stop at a media time; a stream at a wall-clock time (its clock restarts on
+    # every reconnect, and a server replaying a file would otherwise never end).
+    limit = None if max_seconds is None or live else start + max_seconds
+    deadline = None if max_seconds is None or not live else time.monotonic() + max_seconds
     stopped_early = False
     for frame in _frames(source, start, passer):
-        if limit is not None and frame.media_time >= limit:
+        if (limit is not None and frame.media_time >= limit) or (
+            deadline is not None and time.monotonic() >= deadline
+        ):
             stopped_early = True
             break
         slot = int(np.floor(frame.media_time * settings.rate_fps + 1e-6))
@@ -378,7 +390,7 @@ def _frames(source: Source, start: float, passer: TrackPass) -> Iterator[Frame]:
                 yield from reader
             return  # the server ended the stream cleanly
         except StreamUnavailableError:
-            passer.cut()  # tracks do not cross a reconnect: the gap hides who left or came
+            passer.reconnected()  # no track crosses a reconnect: the gap hides who left or came
             reader = reconnect(source)
 
 
