@@ -16,7 +16,7 @@ from vigil.tracks.search import match_track, search_tracks
 from vigil.tracks.zones import zones_from_yaml
 from vigil.workspace import Workspace
 
-from .conftest import run_build
+from .conftest import run_build, track_settings
 
 
 def test_search_returns_each_track_once(tracked: tuple[Workspace, TrackBuildReport]) -> None:
@@ -84,3 +84,30 @@ def test_plots_are_written(tracked: tuple[Workspace, TrackBuildReport], tmp_path
         plot_tracks([], tmp_path / "empty.png")
     with pytest.raises(InvalidInputError, match="PNG"):
         plot_tracks(tracks, tmp_path / "walkway.jpg")
+
+
+@pytest.mark.real_model
+def test_real_pooled_vectors_rank_cars_first_for_a_car(excerpt: Path, tmp_path: Path) -> None:
+    """The concept-bridge embedder on real crops: one hit per tracked object, and the
+    parked cars (two tracks) rank above every person for "a car"."""
+    from vigil.embedders import create_embedder
+    from vigil.settings import EmbedderSettings
+
+    embedder = create_embedder(EmbedderSettings(name="concept-bridge"))
+    settings = track_settings(tmp_path / "ws").model_copy(
+        update={"embedder": EmbedderSettings(name="concept-bridge")}
+    )
+    with Workspace.open(settings, embedder=embedder) as workspace:
+        source = workspace.add_source(str(excerpt), name="walkway")
+        run_build(workspace, source)
+        tracks = list_tracks(workspace.catalog)
+        cars = [t for t in tracks if t.label == "car"]
+        hits = search_tracks(
+            "a car", catalog=workspace.catalog, embedder=workspace.embedder, limit=len(tracks)
+        )
+        assert len({h.track.id for h in hits}) == len(hits) == len(tracks)
+        assert cars and {h.track.label for h in hits[: len(cars)]} == {"car"}
+        people = search_tracks(
+            "a person walking", catalog=workspace.catalog, embedder=workspace.embedder, limit=3
+        )
+        assert {h.track.label for h in people} == {"person"}

@@ -15,6 +15,7 @@ from vigil.cli.common import context_settings, friendly_errors, id_or_name, open
 from vigil.errors import InvalidInputError
 from vigil.runtime.alerts import AlertDispatcher
 from vigil.runtime.store import EventStore
+from vigil.sources.readers import ReconnectPolicy
 from vigil.tracks import TrackBuildReport, build_tracks
 from vigil.tracks.plots import background_frame, plot_tracks
 from vigil.tracks.search import match_track, search_tracks
@@ -43,6 +44,9 @@ def tracks_build(
     restart: Annotated[
         bool, typer.Option("--restart", help="Delete the source's tracks and track again.")
     ] = False,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for another run on the source.")
+    ] = 0.0,
 ) -> None:
     """Track objects through sources; resumes where an earlier run stopped."""
     settings = context_settings(context)
@@ -80,6 +84,12 @@ def tracks_build(
                 home=workspace.home,
                 max_seconds=max_seconds,
                 restart=restart,
+                reconnect_policy=ReconnectPolicy(
+                    base_delay_s=workspace.settings.runtime.reconnect_base_s,
+                    max_delay_s=workspace.settings.runtime.reconnect_max_s,
+                    first_attempts=1,
+                ),
+                lock_wait_s=wait,
                 on_progress=show if sys.stderr.isatty() else None,
             )
             found = ", ".join(f"{n} {label}" for label, n in sorted(report.by_label.items()))

@@ -36,10 +36,10 @@ from vigil.catalog.tracks import (
 )
 from vigil.embedders.base import Embedder, l2_normalize
 from vigil.embedders.detector import CocoDetector, Detection
-from vigil.errors import StreamUnavailableError
 from vigil.settings import TrackSettings
-from vigil.sources.readers import open_frames, reconnect
+from vigil.sources.readers import ReconnectPolicy, open_frames
 from vigil.sources.types import Frame, Source, SourceKind
+from vigil.structure.locks import source_writer_lock
 from vigil.structure.objects import crop_box
 from vigil.structure.thumbnails import write_thumbnail
 from vigil.tracks.attributes import colour_attributes, downsample, motion
@@ -275,6 +275,8 @@ def build_tracks(
     home: Path,
     max_seconds: float | None = None,
     restart: bool = False,
+    reconnect_policy: ReconnectPolicy | None = None,
+    lock_wait_s: float = 0.0,
     on_progress: Callable[[TrackBuildReport], None] | None = None,
 ) -> TrackBuildReport:
     """Track a source from where the last run stopped; store each finished track.
@@ -282,8 +284,39 @@ def build_tracks(
     ``max_seconds`` limits the media time tracked in this run (a later run resumes); on
     a live stream, the seconds watched (a stream never finishes).
     ``restart`` deletes the source's tracks and tracks from the start. ``embedder``
-    None stores tracks without vectors (they are then not searchable).
+    None stores tracks without vectors (they are then not searchable). A dropped
+    stream is reopened under ``reconnect_policy``. One process tracks a source at a
+    time: another waits ``lock_wait_s`` seconds, then fails with ``SourceBusyError``.
     """
+    # A lock of its own (not indexing's): tracking and indexing a source may overlap.
+    with source_writer_lock(home / "tracks", source.id, wait_s=lock_wait_s):
+        return _build(
+            source,
+            catalog=catalog,
+            detector=detector,
+            embedder=embedder,
+            settings=settings,
+            home=home,
+            max_seconds=max_seconds,
+            restart=restart,
+            policy=reconnect_policy or ReconnectPolicy(first_attempts=1),
+            on_progress=on_progress,
+        )
+
+
+def _build(
+    source: Source,
+    *,
+    catalog: Catalog,
+    detector: CocoDetector,
+    embedder: Embedder | None,
+    settings: TrackSettings,
+    home: Path,
+    max_seconds: float | None,
+    restart: bool,
+    policy: ReconnectPolicy,
+    on_progress: Callable[[TrackBuildReport], None] | None,
+) -> TrackBuildReport:
     report = TrackBuildReport(source)
     started = time.perf_counter()
     live = source.kind == SourceKind.STREAM
@@ -348,7 +381,7 @@ def build_tracks(
     limit = None if max_seconds is None or live else start + max_seconds
     deadline = None if max_seconds is None or not live else time.monotonic() + max_seconds
     stopped_early = False
-    for frame in _frames(source, start, passer):
+    for frame in _frames(source, start, passer, policy, deadline):
         if (limit is not None and frame.media_time >= limit) or (
             deadline is not None and time.monotonic() >= deadline
         ):
@@ -377,21 +410,34 @@ def build_tracks(
     return report
 
 
-def _frames(source: Source, start: float, passer: TrackPass) -> Iterator[Frame]:
+def _frames(
+    source: Source,
+    start: float,
+    passer: TrackPass,
+    policy: ReconnectPolicy,
+    deadline: float | None,
+) -> Iterator[Frame]:
     """Decoded frames; a live stream that drops is reopened, its open tracks ended first."""
     if source.kind != SourceKind.STREAM:
         with open_frames(source, start_time=start) as reader:
             yield from reader
         return
-    reader = open_frames(source)
-    while True:
-        try:
-            with reader:
-                yield from reader
-            return  # the server ended the stream cleanly
-        except StreamUnavailableError:
-            passer.reconnected()  # no track crosses a reconnect: the gap hides who left or came
-            reader = reconnect(source)
+
+    def wait(seconds: float) -> bool:
+        if deadline is None:
+            time.sleep(seconds)
+            return False
+        time.sleep(max(0.0, min(seconds, deadline - time.monotonic())))
+        return time.monotonic() >= deadline
+
+    with open_frames(source, reconnect_policy=policy, wait=wait) as reader:
+        reconnects = 0
+        for frame in reader:
+            now = getattr(reader, "reconnects", 0)
+            if now != reconnects:
+                reconnects = now
+                passer.reconnected()  # no track crosses a reconnect: the gap hides who came
+            yield frame
 
 
 def _reused(
