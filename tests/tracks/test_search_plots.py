@@ -61,6 +61,8 @@ def test_a_track_is_matched_on_another_camera(
             match_track(10**6, catalog=workspace.catalog, model_id=workspace.embedder.model_id)
     finally:
         workspace.remove_source(second.id)
+    assert not list_tracks(workspace.catalog, source_ids=[second.id])
+    assert not (workspace.home / "tracks" / str(second.id)).exists()
 
 
 def test_plots_are_written(tracked: tuple[Workspace, TrackBuildReport], tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from vigil.errors import VigilError
 
 FRAMES_DIR = "thumbs"  # frame thumbnails: thumbs/SOURCE_ID/FRAME_INDEX.jpg
 OBJECTS_DIR = "objects"  # object crops: objects/SOURCE_ID/FRAME_INDEX_NN.jpg
+TRACKS_DIR = "tracks"  # best crop per track: tracks/SOURCE_ID/FIRST_MS_SERIAL.jpg
 
 
 def thumbnail_relpath(source_id: int, frame_index: int) -> str:
@@ -22,8 +23,8 @@ def thumbnail_relpath(source_id: int, frame_index: int) -> str:
 
 
 def remove_source_media(home: Path, source_id: int) -> None:
-    """Delete a removed source's frame thumbnails and object crops (missing ones are fine)."""
-    for folder in (FRAMES_DIR, OBJECTS_DIR):
+    """Delete a removed source's frame thumbnails, object and track crops (missing: fine)."""
+    for folder in (FRAMES_DIR, OBJECTS_DIR, TRACKS_DIR):
         shutil.rmtree(home / folder / str(source_id), ignore_errors=True)
 
 
