@@ -38,6 +38,7 @@ from vigil.api.routes import (
     search,
     sources,
     system,
+    tracks,
 )
 from vigil.catalog.api_store import ApiStore
 from vigil.errors import (
@@ -77,7 +78,7 @@ _STATUS: list[tuple[type[VigilError], int]] = [
     (CatalogError, 503),
     (VectorIndexError, 503),
 ]
-_AREAS = (sources, jobs, search, system, scenarios, events, models, clusters)
+_AREAS = (sources, jobs, search, system, scenarios, events, models, clusters, tracks)
 
 
 def status_of(error: VigilError) -> int:
