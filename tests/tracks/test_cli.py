@@ -49,6 +49,12 @@ def test_build_list_zones_search_match(run, excerpt: Path, tmp_path: Path) -> No
     assert len({h["track"]["id"] for h in hits["hits"]}) == 3
     matches = json.loads(run("match", "--track", str(track_id), "--json"))
     assert matches["track_id"] == track_id  # one camera only: no other source to match on
+    # A read-only workspace lists and searches tracks, and refuses to change them.
+    assert json.loads(run("--read-only", "tracks", "list", "walkway", "--json"))["tracks"]
+    output = run("--read-only", "tracks", "build", "walkway", "--restart", code=1)
+    assert output.startswith("error: cannot track sources: the workspace")
+    output = run("--read-only", "tracks", "zones", "walkway", "--zones", str(zones), code=1)
+    assert output.startswith("error: cannot store zone events")
 
 
 def test_bad_input_is_one_error_line(run, excerpt: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

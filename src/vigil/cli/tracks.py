@@ -60,6 +60,7 @@ def tracks_build(
         settings = settings.model_copy(update={"tracks": tracks})
     context.obj = settings
     with open_workspace(context) as workspace:
+        workspace.require_writable("track sources")
         targets = (
             [workspace.get_source(id_or_name(s)) for s in sources]
             if sources
@@ -171,6 +172,7 @@ def tracks_zones(
         )
     context.obj = settings
     with open_workspace(context) as workspace:
+        workspace.require_writable("store zone events")
         found = workspace.get_source(id_or_name(source))
         tracks = list_tracks(workspace.catalog, source_ids=[found.id])
         if not tracks:
