@@ -102,3 +102,34 @@ def test_crop_keeps_a_margin_and_stays_inside_the_image() -> None:
     image = np.zeros((100, 200, 3), dtype=np.uint8)
     assert crop_box(image, (10.0, 10.0, 30.0, 50.0), 0.1).shape == (48, 24, 3)
     assert crop_box(image, (190.0, 90.0, 200.0, 100.0), 0.5).shape == (15, 15, 3)
+
+
+def test_boxes_repeating_the_previous_frame_copy_its_vector(indexed: Workspace) -> None:
+    """The parked vans and cars repeat frame after frame: their crops are not embedded again."""
+    import itertools
+
+    import supervision as sv
+
+    from vigil.catalog.objects import objects_for_embeddings
+
+    [source] = indexed.list_sources()
+    table = ObjectVectors(indexed.catalog)
+    ids = table.embedding_ids(indexed.embedder.model_id)
+    found = objects_for_embeddings(indexed.catalog, ids)
+    vectors = dict(zip(ids.tolist(), table.get_vectors(ids), strict=True))
+    by_frame: dict[int, list[tuple[int, object]]] = {}
+    for embedding_id, (obj, frame, _) in found.items():
+        by_frame.setdefault(frame.frame_index, []).append((embedding_id, obj))
+    frames = sorted(by_frame)
+    copied = 0
+    for before, after in itertools.pairwise(frames):
+        for embedding_id, obj in by_frame[after]:
+            for earlier_id, earlier in by_frame[before]:
+                if earlier.label != obj.label:  # type: ignore[attr-defined]
+                    continue
+                iou = sv.box_iou_batch(np.asarray([obj.box]), np.asarray([earlier.box]))[0, 0]  # type: ignore[attr-defined]
+                if iou >= 0.5 and np.array_equal(vectors[embedding_id], vectors[earlier_id]):
+                    copied += 1
+                    break
+    assert copied >= FRAMES // 2  # at least the parked vehicles, in most frames
+    assert source.id == 1

