@@ -7,7 +7,8 @@ embedder, detector and vector indexes) and wires one handle per area over it:
 - ``archive``: index sources, then search, segment, cluster and evaluate;
 - ``scenarios``: long-tail scenarios, auto-labels, review and label export;
 - ``models``: distil small models, list and export them;
-- ``runtime``: run models on sources; the events and alerts they stored.
+- ``runtime``: run models on sources; the events and alerts they stored;
+- ``tracks``: follow objects through sources; search, match, zones and plots.
 
 New code calls the handles (``ws.archive.search(...)``). The older flat names
 (``ws.search(...)``, ``ws.add_source(...)``) are the same bound methods under
@@ -29,6 +30,7 @@ from vigil.areas.models import Models
 from vigil.areas.runtime import Runtime
 from vigil.areas.scenarios import Scenarios
 from vigil.areas.sources import Sources
+from vigil.areas.tracks import Tracks
 from vigil.catalog.types import EventQuery, EventRecord
 from vigil.catalog.vector_index import VectorIndex
 from vigil.context import Context
@@ -52,6 +54,7 @@ class Workspace:
         self.scenarios = Scenarios(self.context)
         self.models = Models(self.context)
         self.runtime = Runtime(self.context, scenario=lambda name: self.scenarios.get(name).spec)
+        self.tracks = Tracks(self.context)
 
         # The first, flat names of the front door: the handles' own bound methods.
         self.add_source = self.sources.add

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from vigil.catalog.tracks import TrackRecord, list_tracks, track_vectors
+from vigil.catalog.tracks_store import TrackRecord, list_tracks, track_vectors
 from vigil.errors import InvalidInputError
 from vigil.settings import TrackSettings
 from vigil.sources.readers import ReconnectPolicy, open_frames

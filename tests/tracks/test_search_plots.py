@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vigil.catalog.tracks import list_tracks
+from vigil.catalog.tracks_store import list_tracks
 from vigil.errors import InvalidInputError, NotFoundError
 from vigil.tracks import TrackBuildReport
 from vigil.tracks.plots import background_frame, plot_tracks, presence_heatmap, time_bins

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from vigil.catalog.tracks import list_tracks
+from vigil.catalog.events_store import EventStore
+from vigil.catalog.tracks_store import list_tracks
 from vigil.errors import InvalidInputError
-from vigil.runtime.store import EventStore
 from vigil.tracks import TrackBuildReport
 from vigil.tracks.zones import analyse_tracks, store_zone_events, zones_from_yaml
 from vigil.workspace import Workspace

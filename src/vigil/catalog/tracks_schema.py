@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.catalog.schema import Base, UTCDateTime, utcnow
+from vigil.catalog.base import Base, UTCDateTime, utcnow
 
 
 class TrackRow(Base):
@@ -79,7 +79,7 @@ class TrackEmbeddingRow(Base):
 
 
 class TrackProgressRow(Base):
-    """Where tracking of a source stands (see ``vigil.catalog.tracks``)."""
+    """Where tracking of a source stands (see ``vigil.catalog.tracks_store``)."""
 
     __tablename__ = "track_progress"
     __table_args__ = (

@@ -10,16 +10,10 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from vigil.catalog.tracks import list_tracks
 from vigil.cli.common import context_settings, friendly_errors, id_or_name, open_workspace
 from vigil.errors import InvalidInputError
-from vigil.runtime.alerts import AlertDispatcher
-from vigil.runtime.store import EventStore
-from vigil.sources.readers import ReconnectPolicy
-from vigil.tracks import TrackBuildReport, build_tracks
-from vigil.tracks.plots import background_frame, plot_tracks
-from vigil.tracks.search import match_track, search_tracks
-from vigil.tracks.zones import analyse_tracks, check_geometry, load_zones, store_zone_events
+from vigil.tracks import TrackBuildReport
+from vigil.tracks.zones import check_geometry, load_zones
 
 tracks_app = typer.Typer(
     help="Follow objects from frame to frame: one record per person or vehicle.",
@@ -59,49 +53,33 @@ def tracks_build(
             raise InvalidInputError(f"--rate: {error.errors()[0]['msg']}") from None
         settings = settings.model_copy(update={"tracks": tracks})
     context.obj = settings
-    with open_workspace(context) as workspace:
-        workspace.require_writable("track sources")
-        targets = (
-            [workspace.get_source(id_or_name(s)) for s in sources]
-            if sources
-            else [s for s in workspace.list_sources() if s.kind != "stream"]
+
+    def show(report: TrackBuildReport) -> None:
+        typer.echo(
+            f"\r{report.source.name}: {report.frames_tracked} frames, "
+            f"{report.tracks_stored} tracks",
+            nl=False,
+            err=True,
         )
-        for source in targets:
 
-            def show(report: TrackBuildReport) -> None:
-                typer.echo(
-                    f"\r{report.source.name}: {report.frames_tracked} frames, "
-                    f"{report.tracks_stored} tracks",
-                    nl=False,
-                    err=True,
-                )
-
-            report = build_tracks(
-                source,
-                catalog=workspace.catalog,
-                detector=workspace.detector,
-                embedder=workspace.embedder,
-                settings=workspace.settings.tracks,
-                home=workspace.home,
-                max_seconds=max_seconds,
-                restart=restart,
-                reconnect_policy=ReconnectPolicy(
-                    base_delay_s=workspace.settings.runtime.reconnect_base_s,
-                    max_delay_s=workspace.settings.runtime.reconnect_max_s,
-                    first_attempts=1,
-                ),
-                lock_wait_s=wait,
-                on_progress=show if sys.stderr.isatty() else None,
-            )
-            found = ", ".join(f"{n} {label}" for label, n in sorted(report.by_label.items()))
-            state = "complete" if report.finished else "partial (run again to resume)"
-            typer.echo(
-                f"{source.name}: {report.tracks_stored} new tracks ({found or 'none'}) from "
-                f"{report.frames_tracked} frames ({report.frames_reused} with reused detections) "
-                f"from {report.resumed_from:.1f}s, {report.media_seconds:.1f}s of media in "
-                f"{report.seconds:.1f}s; {report.tracks_dropped} too short; "
-                f"{report.resets} cuts; {state}"
-            )
+    with open_workspace(context) as workspace:
+        reports = workspace.tracks.build(
+            [id_or_name(s) for s in sources or []],
+            max_seconds=max_seconds,
+            restart=restart,
+            lock_wait_s=wait,
+            on_progress=show if sys.stderr.isatty() else None,
+        )
+    for report in reports:
+        found = ", ".join(f"{n} {label}" for label, n in sorted(report.by_label.items()))
+        state = "complete" if report.finished else "partial (run again to resume)"
+        typer.echo(
+            f"{report.source.name}: {report.tracks_stored} new tracks ({found or 'none'}) from "
+            f"{report.frames_tracked} frames ({report.frames_reused} with reused detections) "
+            f"from {report.resumed_from:.1f}s, {report.media_seconds:.1f}s of media in "
+            f"{report.seconds:.1f}s; {report.tracks_dropped} too short; "
+            f"{report.resets} cuts; {state}"
+        )
 
 
 @tracks_app.command("list")
@@ -120,10 +98,9 @@ def tracks_list(
     """Tracks of a source in time order (class, times, motion, colours)."""
     with open_workspace(context) as workspace:
         found = workspace.get_source(id_or_name(source))
-        tracks = list_tracks(workspace.catalog, source_ids=[found.id], label=label)
+        tracks = workspace.tracks.of(found.id, label=label)
         if plot is not None:
-            background = background_frame(found, workspace.home)
-            plot_tracks(tracks, plot, background=background, title=f"{found.name}: tracks")
+            workspace.tracks.plot(found.id, plot)
     shown = tracks[:limit]
     if as_json:
         typer.echo(
@@ -172,24 +149,9 @@ def tracks_zones(
         )
     context.obj = settings
     with open_workspace(context) as workspace:
-        workspace.require_writable("store zone events")
-        found = workspace.get_source(id_or_name(source))
-        tracks = list_tracks(workspace.catalog, source_ids=[found.id])
-        if not tracks:
-            raise InvalidInputError(f"no tracks on {found.name} ('vigil tracks build' first)")
-        report = analyse_tracks(tracks, zone_set)
-        store = EventStore(workspace.catalog.engine)
-        targets = AlertDispatcher.targets(workspace.settings.runtime)
-        store_zone_events(report, found, store, targets)
-        dispatcher = AlertDispatcher(store, workspace.settings.runtime, workspace.home)
-        try:
-            while dispatcher.run_once():
-                pass
-        finally:
-            dispatcher.stop(drain_s=0.0)
+        report = workspace.tracks.zones(id_or_name(source), zone_set)
         if plot is not None:
-            background = background_frame(found, workspace.home)
-            plot_tracks(tracks, plot, background=background, title=found.name, zones=zone_set)
+            workspace.tracks.plot(id_or_name(source), plot, zones=zone_set)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -230,13 +192,10 @@ def tracks_search(
 ) -> None:
     """Tracks ranked for words: one result per tracked object, not one per frame."""
     with open_workspace(context) as workspace:
-        ids = [workspace.get_source(id_or_name(s)).id for s in source] if source else None
-        hits = search_tracks(
+        hits = workspace.tracks.search(
             query,
-            catalog=workspace.catalog,
-            embedder=workspace.embedder,
             limit=limit,
-            source_ids=ids,
+            sources=[id_or_name(s) for s in source] if source else None,
             label=label,
         )
     _print_hits(hits, as_json, {"query": query})
@@ -255,13 +214,7 @@ def tracks_match(
 ) -> None:
     """Tracks of the same class that look alike (vector + colours), other sources first."""
     with open_workspace(context) as workspace:
-        hits = match_track(
-            track_id,
-            catalog=workspace.catalog,
-            model_id=workspace.embedder.model_id,
-            limit=limit,
-            other_sources=not same_source,
-        )
+        hits = workspace.tracks.match(track_id, limit=limit, other_sources=not same_source)
     _print_hits(hits, as_json, {"track_id": track_id})
 
 
@@ -296,7 +249,7 @@ def eval_tracking(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """MOTA, IDF1 and ID switches on real annotated pedestrian sequences (motmetrics)."""
-    from vigil.evaluation.tracking import (
+    from vigil.tracks.evaluate import (
         TUD_SEQUENCES,
         TrackingScores,
         evaluate_tud,

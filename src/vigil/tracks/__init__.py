@@ -1,7 +1,7 @@
 """Tracks: follow objects from frame to frame, one record per tracked object.
 
 ``build_tracks`` is the pass (detect at the tracking rate, track, store); the
-records, trajectories and pooled vectors live in ``vigil.catalog.tracks``.
+records, trajectories and pooled vectors live in ``vigil.catalog.tracks_store``.
 """
 
 from vigil.tracks.build import TrackBuildReport, TrackPass, build_tracks

@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vigil.catalog.tracks import TrajectoryPoint
+from vigil.catalog.tracks_store import TrajectoryPoint
 from vigil.search.matching import appearance_descriptor
 
 # Hue ranges on OpenCV's 0..179 scale, and what a person calls them.

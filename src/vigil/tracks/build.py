@@ -6,7 +6,7 @@ A frame the object pass already ran the same detector on reuses those boxes
 instead of running the SSD again. A track is finished when it has been unseen
 for ``lost_after_s``; only then are its crops embedded (up to N per track, one
 pooled vector) and the record written, together with the resume mark (see
-``vigil.catalog.tracks``), so a killed run resumes without duplicates.
+``vigil.catalog.tracks_store``), so a killed run resumes without duplicates.
 
 Cuts the tracker must not bridge end every open track and reset it: a stream
 reconnect, media time going backwards or jumping further than ``lost_after_s``,
@@ -26,7 +26,7 @@ import numpy as np
 
 from vigil.catalog.objects import ObjectRecord
 from vigil.catalog.store import Catalog
-from vigil.catalog.tracks import (
+from vigil.catalog.tracks_store import (
     NewTrack,
     TrajectoryPoint,
     discard_tracks_from,
@@ -34,8 +34,10 @@ from vigil.catalog.tracks import (
     scanned_detections,
     track_progress,
 )
+from vigil.catalog.types import FrameRecord
 from vigil.embedders.base import Embedder, l2_normalize
-from vigil.embedders.detector import CocoDetector, Detection
+from vigil.embedders.detection import Detection
+from vigil.embedders.detector import CocoDetector
 from vigil.settings import TrackSettings
 from vigil.sources.readers import ReconnectPolicy, open_frames
 from vigil.sources.types import Frame, Source, SourceKind
@@ -198,7 +200,7 @@ class TrackPass:
         return held + [item for item in finished if item is not None]
 
     def resume_point(self, next_time: float) -> float:
-        """Media time from which a resumed run must track again (see ``vigil.catalog.tracks``)."""
+        """Media time a resumed run must track again from (``vigil.catalog.tracks_store``)."""
         starts = [item.observations[0].media_time for item in self.open.values()]
         return min([*starts, next_time])
 
@@ -441,25 +443,14 @@ def _frames(
 
 
 def _reused(
-    stored: tuple[object, list[ObjectRecord]] | None, frame: Frame
+    stored: tuple[FrameRecord, list[ObjectRecord]] | None, frame: Frame
 ) -> list[Detection] | None:
     """The object pass's boxes for this frame, in decoded pixels; None when not scanned."""
     if stored is None:
         return None
     record, objects = stored
     height, width = frame.image.shape[:2]
-    frame_w = getattr(record, "width", width)
-    frame_h = getattr(record, "height", height)
-    sx, sy = width / frame_w, height / frame_h
-    return [
-        Detection(
-            (o.box[0] * sx, o.box[1] * sy, o.box[2] * sx, o.box[3] * sy),
-            o.label,
-            o.score,
-            o.class_id,
-        )
-        for o in objects
-    ]
+    return [o.scaled(width / record.width, height / record.height) for o in objects]
 
 
 def _embed(

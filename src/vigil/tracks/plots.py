@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vigil.catalog.tracks import TrackRecord
+from vigil.catalog.tracks_store import TrackRecord
 from vigil.errors import InvalidInputError, SourceError
 from vigil.sources.readers import open_frames
 from vigil.sources.types import Source, SourceKind

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from vigil.catalog.store import Catalog
-from vigil.catalog.tracks import TrackRecord, get_track, track_vectors, tracks_with_sources
+from vigil.catalog.tracks_store import TrackRecord, get_track, track_vectors, tracks_with_sources
 from vigil.embedders.base import Embedder
 from vigil.errors import InvalidInputError, NotFoundError
 from vigil.search.matching import APPEARANCE_WEIGHT, appearance_similarity

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
-from vigil.embedders.detector import Detection
+from vigil.embedders.detection import Detection
 from vigil.errors import InvalidInputError
 
 # trackers counts its lost-track buffer in frames of a 30 fps video.

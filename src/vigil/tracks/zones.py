@@ -36,10 +36,10 @@ from shapely.geometry import LineString, Point, Polygon, box
 from shapely.prepared import prep
 from shapely.validation import explain_validity
 
-from vigil.catalog.tracks import TrackRecord
+from vigil.catalog.events_store import EventStore, NewEvent
+from vigil.catalog.tracks_store import TrackRecord
+from vigil.catalog.types import EventQuery, EventRecord
 from vigil.errors import InvalidInputError
-from vigil.runtime.store import EventStore, NewEvent
-from vigil.runtime.types import EventRecord
 from vigil.sources.types import Source
 from vigil.tracks.attributes import foot_point
 
@@ -324,7 +324,7 @@ def store_zone_events(
     """
     known = {
         _key(event.scenario, event.class_name, event.details)
-        for event in store.list_events(source_id=source.id, limit=1_000_000)
+        for event in store.list_events(EventQuery(source=source.id, limit=1_000_000))
         if event.model_id == ZONES_MODEL_ID
     }
     stored: list[EventRecord] = []

@@ -10,9 +10,7 @@ from fastapi.responses import FileResponse
 from vigil.api.deps import Reader, ServicesDep
 from vigil.api.schemas.common import ERROR_RESPONSES, NO_CONTROL, IdPath
 from vigil.api.schemas.tracks import TrackHitOut, TrackOut
-from vigil.catalog.tracks import get_track, list_tracks
 from vigil.errors import NotFoundError
-from vigil.tracks.search import match_track, search_tracks
 
 router = APIRouter(prefix="/api/v1", tags=["tracks"], responses=ERROR_RESPONSES)
 
@@ -28,8 +26,7 @@ def tracks(
     class_name: Label = None,
     limit: Limit = 100,
 ) -> list[TrackOut]:
-    found = svc.workspace.get_source(source)
-    rows = list_tracks(svc.workspace.catalog, source_ids=[found.id], label=class_name, limit=limit)
+    rows = svc.workspace.tracks.of(source, label=class_name, limit=limit)
     return [TrackOut.of(t) for t in rows]
 
 
@@ -41,19 +38,13 @@ def tracks_search(
     class_name: Label = None,
     limit: Limit = 10,
 ) -> list[TrackHitOut]:
-    hits = search_tracks(
-        q,
-        catalog=svc.workspace.catalog,
-        embedder=svc.workspace.embedder,
-        limit=limit,
-        label=class_name,
-    )
+    hits = svc.workspace.tracks.search(q, limit=limit, label=class_name)
     return [TrackHitOut.of(h) for h in hits]
 
 
 @router.get("/tracks/{track_id}", response_model=TrackOut, summary="One track")
 def track(track_id: IdPath, svc: ServicesDep, _: Reader) -> TrackOut:
-    return TrackOut.of(get_track(svc.workspace.catalog, track_id))
+    return TrackOut.of(svc.workspace.tracks.get(track_id))
 
 
 @router.get(
@@ -64,12 +55,7 @@ def track(track_id: IdPath, svc: ServicesDep, _: Reader) -> TrackOut:
 def track_matches(
     track_id: IdPath, svc: ServicesDep, _: Reader, limit: Limit = 10
 ) -> list[TrackHitOut]:
-    hits = match_track(
-        track_id,
-        catalog=svc.workspace.catalog,
-        model_id=svc.workspace.embedder.model_id,
-        limit=limit,
-    )
+    hits = svc.workspace.tracks.match(track_id, limit=limit)
     return [TrackHitOut.of(h) for h in hits]
 
 
@@ -80,7 +66,7 @@ def track_matches(
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def track_crop(track_id: IdPath, svc: ServicesDep, _: Reader) -> FileResponse:
-    path = svc.workspace.home / get_track(svc.workspace.catalog, track_id).thumbnail_path
+    path = svc.workspace.home / svc.workspace.tracks.get(track_id).thumbnail_path
     if not path.is_file():
         raise NotFoundError(f"the crop of track {track_id} is missing")
     return FileResponse(path, media_type="image/jpeg")

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from vigil.catalog.tracks import TrackRecord
+from vigil.catalog.tracks_store import TrackRecord
 from vigil.tracks.search import TrackHit
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from vigil.embedders.concept_bridge import load_coco_classes
 from vigil.embedders.detector import CocoDetector
-from vigil.evaluation.tracking import (
+from vigil.settings import TrackSettings
+from vigil.tracks.evaluate import (
     TUD_SEQUENCES,
     evaluate_tud,
     evaluate_vtest,
@@ -18,11 +19,10 @@ from vigil.evaluation.tracking import (
     tud_ground_truth,
     vtest_ground_truth,
 )
-from vigil.settings import TrackSettings
 
 
 def test_committed_vtest_ground_truth_is_the_interpolated_keyframes() -> None:
-    committed = read_mot(Path(str(files("vigil.evaluation").joinpath("data/vtest_500_540_gt.txt"))))
+    committed = read_mot(Path(str(files("vigil.tracks").joinpath("data/vtest_500_540_gt.txt"))))
     derived = vtest_ground_truth()
     assert sorted(committed) == sorted(derived) == [f + 1 for f in range(500, 541, 2)]
     for frame, rows in derived.items():

@@ -19,16 +19,15 @@ from typing import Any
 import numpy as np
 from sqlalchemy import delete, func, select
 
+from vigil.catalog.codec import chunks, decode_vectors, encode_vector
 from vigil.catalog.db import guard
 from vigil.catalog.objects import ObjectRecord, _object
 from vigil.catalog.schema import FrameRow, ObjectRow, ObjectScanRow, SourceRow, utcnow
-from vigil.catalog.store import Catalog, _chunks, _decode, _frame, _source
+from vigil.catalog.store import Catalog, _frame, _source
 from vigil.catalog.tracks_schema import TrackEmbeddingRow, TrackProgressRow, TrackRow
 from vigil.catalog.types import FrameRecord
 from vigil.errors import InvalidInputError, NotFoundError
 from vigil.sources.types import Source
-
-_VECTOR_DTYPE = np.dtype("<f4")
 
 # One trajectory point: media time (s), then the box x1, y1, x2, y2 in frame pixels.
 TrajectoryPoint = tuple[float, float, float, float, float]
@@ -185,14 +184,14 @@ def save_tracks(
             session.flush()
             ids.append(int(row.id))
             if track.vector is not None:
-                vector = np.asarray(track.vector, dtype=_VECTOR_DTYPE).reshape(-1)
+                vector = np.asarray(track.vector, dtype=np.float32).reshape(-1)
                 session.add(
                     TrackEmbeddingRow(
                         track_id=row.id,
                         model_id=model_id,
                         crops=track.crops,
                         dim=int(vector.shape[0]),
-                        vector=vector.tobytes(),
+                        vector=encode_vector(vector),
                         created_at=now,
                     )
                 )
@@ -284,7 +283,7 @@ def tracks_with_sources(
     """Track and source of each id; missing ids are absent."""
     found: dict[int, tuple[TrackRecord, Source]] = {}
     with guard("read tracks"), catalog.reads() as session:
-        for chunk in _chunks([int(i) for i in track_ids]):
+        for chunk in chunks([int(i) for i in track_ids]):
             rows = session.execute(
                 select(TrackRow, SourceRow)
                 .join(SourceRow, SourceRow.id == TrackRow.source_id)
@@ -318,7 +317,7 @@ def track_vectors(
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
     ids = np.asarray([int(track_id) for track_id, _ in rows], dtype=np.int64)
-    return ids, _decode([blob for _, blob in rows])
+    return ids, decode_vectors([blob for _, blob in rows])
 
 
 def count_tracks(catalog: Catalog, source_id: int | None = None) -> dict[str, int]:

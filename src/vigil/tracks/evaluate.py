@@ -116,7 +116,7 @@ def tud_ground_truth(sequence: str) -> Boxes:
 
 def vtest_keyframes() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(
-        files("vigil.evaluation").joinpath("data/vtest_500_540_keyframes.json").read_text()
+        files("vigil.tracks").joinpath("data/vtest_500_540_keyframes.json").read_text()
     )
     return data
 
