@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from vigil.catalog.tracks_store import TrackRecord
-from vigil.errors import InvalidInputError, SourceError
+from vigil.errors import CorruptMediaError, ImageTooLargeError, InvalidInputError, SourceError
+from vigil.sources.images import read_image
 from vigil.sources.readers import open_frames
 from vigil.sources.types import Source, SourceKind
 from vigil.tracks.attributes import foot_point
@@ -95,9 +96,10 @@ def background_frame(source: Source, home: Path, thumbnail: str | None = None) -
         except SourceError:
             return None
     if thumbnail is not None:
-        image = cv2.imread(str(home / thumbnail), cv2.IMREAD_COLOR)
-        if image is not None:
-            return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        try:
+            return read_image(home / thumbnail)
+        except (CorruptMediaError, ImageTooLargeError):
+            return None  # a lost or damaged thumbnail: draw on a plain background
     return None
 
 
