@@ -77,7 +77,7 @@ _STATUS: list[tuple[type[VigilError], int]] = [
     (CatalogError, 503),
     (VectorIndexError, 503),
 ]
-_AREAS = (sources, jobs, search, system, scenarios, events, models, clusters)
+_AREAS = (sources, jobs, search, system, scenarios, events, models, clusters, anomaly)
 
 
 def status_of(error: VigilError) -> int:

@@ -247,6 +247,31 @@ class JobManager:
 def run_autolabel(workspace: Workspace, job: Job[AutolabelJobIn]) -> dict[str, Any]:
     from vigil.scenarios.types import AutolabelProgress
 
+    record = workspace.get_scenario(str(params["scenario"]))
+    if record.spec.kind == "anomaly":
+        from vigil.anomaly.scenario import label_anomaly
+
+        scored = label_anomaly(
+            workspace.catalog,
+            workspace.home,
+            record,
+            max_items=params.get("max_items"),
+            relabel=bool(params.get("relabel", False)),
+            on_progress=lambda done, total: report(
+                done / total if total else 1.0, f"{done}/{total} items scored"
+            ),
+        )
+        return {
+            "scenario": scored.scenario,
+            "version": scored.version,
+            "total": scored.total,
+            "labeled": scored.labeled,
+            "anomalous": scored.anomalous,
+            "threshold": scored.threshold,
+            "seconds": round(scored.seconds, 2),
+            "warnings": scored.warnings,
+        }
+
     def on_progress(progress: AutolabelProgress) -> None:
         fraction = progress.done / progress.total if progress.total else 1.0
         job.report(fraction, f"{progress.done}/{progress.total} items labeled")

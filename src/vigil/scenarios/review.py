@@ -54,6 +54,10 @@ def review_queue(
     """The ``limit`` unanswered target items a person should look at first."""
     if limit < 1:
         raise InvalidInputError(f"limit must be >= 1, got {limit}")
+    if record.spec.kind == "anomaly":
+        from vigil.anomaly.scenario import anomaly_review_queue
+
+        return anomaly_review_queue(catalog, record, limit=limit)
     model = classifier or build_classifier(catalog, record, embedder)
     answered = set(human_labels(catalog, record))
     names = record.spec.class_names
