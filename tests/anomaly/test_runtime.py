@@ -28,7 +28,7 @@ def test_a_bank_folder_is_a_runtime_model(
     folder = model.save(tmp_path / "bank")
     scorer = resolve_scorer(
         str(folder),
-        engine=None,  # type: ignore[arg-type]
+        catalog=None,  # type: ignore[arg-type]
         embedder=_no_embedder,  # type: ignore[arg-type]
         scenario=_no_scenario,  # type: ignore[arg-type]
     )
@@ -47,7 +47,7 @@ def test_scenario_reference_to_an_anomaly_scenario_says_what_to_pass() -> None:
     with pytest.raises(InvalidInputError, match="model folder"):
         resolve_scorer(
             "scenario:cells",
-            engine=None,  # type: ignore[arg-type]
+            catalog=None,  # type: ignore[arg-type]
             embedder=_no_embedder,  # type: ignore[arg-type]
             scenario=lambda name: spec,
         )

@@ -11,7 +11,7 @@ answered "normal" a normal example.
 
 Labelling scores every target item from its stored thumbnail (the region of
 interest cut out first), stores the score and an anomaly heatmap per item
-(``catalog.anomaly``), and the normal/anomalous label beside the scenario's
+(``catalog.anomaly_store``), and the normal/anomalous label beside the scenario's
 other labels so the review queue and exports see it. The label's
 "probability" is the head's probability when defects were given; otherwise it
 is ``score / threshold / 2`` clipped to [0, 1] (0.5 at the threshold): a
@@ -32,7 +32,7 @@ import numpy as np
 
 from vigil.anomaly.features import PatchExtractor
 from vigil.anomaly.patchcore import MIN_NORMALS, AnomalyModel, check_normals, fit
-from vigil.catalog.anomaly import (
+from vigil.catalog.anomaly_store import (
     AnomalyTarget,
     StoredScore,
     anomaly_scores,

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from vigil.catalog.anomaly import source_frame_vectors
+from vigil.catalog.anomaly_store import source_frame_vectors
 from vigil.catalog.store import Catalog
 from vigil.errors import InvalidInputError, NotFoundError
 

@@ -30,6 +30,7 @@ from vigil.api.guards import CatchAllMiddleware, HostOriginMiddleware
 from vigil.api.jobs import JobManager
 from vigil.api.limits import BodyLimitMiddleware
 from vigil.api.routes import (
+    anomaly,
     clusters,
     events,
     jobs,

@@ -247,17 +247,12 @@ class JobManager:
 def run_autolabel(workspace: Workspace, job: Job[AutolabelJobIn]) -> dict[str, Any]:
     from vigil.scenarios.types import AutolabelProgress
 
-    record = workspace.get_scenario(str(params["scenario"]))
-    if record.spec.kind == "anomaly":
-        from vigil.anomaly.scenario import label_anomaly
-
-        scored = label_anomaly(
-            workspace.catalog,
-            workspace.home,
-            record,
-            max_items=params.get("max_items"),
-            relabel=bool(params.get("relabel", False)),
-            on_progress=lambda done, total: report(
+    if workspace.scenarios.get(job.inputs.scenario).spec.kind == "anomaly":
+        scored = workspace.scenarios.label_anomaly(
+            job.inputs.scenario,
+            max_items=job.inputs.max_items,
+            relabel=job.inputs.relabel,
+            on_progress=lambda done, total: job.report(
                 done / total if total else 1.0, f"{done}/{total} items scored"
             ),
         )

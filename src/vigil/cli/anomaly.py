@@ -20,13 +20,8 @@ def label_anomaly_scenario(
     context: typer.Context, name: str, *, max_items: int | None, relabel: bool
 ) -> None:
     """What ``vigil scenario label`` runs for a ``kind: anomaly`` scenario."""
-    from vigil.anomaly.scenario import label_anomaly
-
     with open_workspace(context) as workspace:
-        record = workspace.get_scenario(name)
-        report = label_anomaly(
-            workspace.catalog, workspace.home, record, max_items=max_items, relabel=relabel
-        )
+        report = workspace.scenarios.label_anomaly(name, max_items=max_items, relabel=relabel)
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
     fit = report.fit

@@ -24,7 +24,13 @@ from vigil.catalog.models_store import ready_model
 from vigil.catalog.store import Catalog
 from vigil.embedders.base import Embedder
 from vigil.errors import InvalidInputError
-from vigil.runtime.scorers import OnnxScorer, Scorer, ZeroShotScorer
+from vigil.runtime.scorers import (
+    AnomalyScorer,
+    OnnxScorer,
+    Scorer,
+    ZeroShotScorer,
+    is_anomaly_folder,
+)
 from vigil.scenarios.spec import ScenarioSpec
 
 SCENARIO_PREFIX = "scenario:"
@@ -66,11 +72,8 @@ def resolve_scorer(
         if not path.is_file():
             raise InvalidInputError(f"no ONNX model file at {path}")
         return OnnxScorer(path, threads=threads)
-    if path.is_dir():
-        from vigil.anomaly.runtime import AnomalyScorer, is_anomaly_folder
-
-        if is_anomaly_folder(path):
-            return AnomalyScorer(path)
+    if path.is_dir() and is_anomaly_folder(path):
+        return AnomalyScorer(path)
     if reference.startswith(SCENARIO_PREFIX):
         spec = scenario(reference[len(SCENARIO_PREFIX) :])
         if spec.kind == "anomaly":

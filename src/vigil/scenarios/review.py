@@ -55,9 +55,10 @@ def review_queue(
     if limit < 1:
         raise InvalidInputError(f"limit must be >= 1, got {limit}")
     if record.spec.kind == "anomaly":
-        from vigil.anomaly.scenario import anomaly_review_queue
-
-        return anomaly_review_queue(catalog, record, limit=limit)
+        raise InvalidInputError(
+            f"scenario {record.name!r} is an anomaly scenario; its queue comes from "
+            "vigil.anomaly.scenario.anomaly_review_queue"
+        )
     model = classifier or build_classifier(catalog, record, embedder)
     answered = set(human_labels(catalog, record))
     names = record.spec.class_names

@@ -53,7 +53,7 @@ def anomaly_scores(
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[AnomalyScoreOut]:
-    from vigil.catalog.anomaly import anomaly_scores as stored_scores
+    from vigil.catalog.anomaly_store import anomaly_scores as stored_scores
 
     record = svc.workspace.get_scenario(name, version)
     if record.spec.kind != "anomaly":
@@ -88,7 +88,7 @@ def heatmap(
     _: Reader,
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> FileResponse:
-    from vigil.catalog.anomaly import anomaly_scores as stored_scores
+    from vigil.catalog.anomaly_store import anomaly_scores as stored_scores
 
     record = svc.workspace.get_scenario(name, version)
     for item in stored_scores(svc.workspace.catalog, record.id, record.version):

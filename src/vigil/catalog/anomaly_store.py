@@ -16,11 +16,10 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.catalog.anomaly_schema import AnomalyScoreRow
-from vigil.catalog.db import WRITE, guard
+from vigil.catalog.codec import decode_vectors
+from vigil.catalog.db import guard, session_factories
 from vigil.catalog.schema import EmbeddingRow, FrameRow, ObjectRow, SourceRow, utcnow
 from vigil.catalog.store import Catalog
-
-_VECTOR_DTYPE = np.dtype("<f4")
 
 
 @dataclass(frozen=True)
@@ -50,11 +49,11 @@ class StoredScore:
 
 
 def _reads(catalog: Catalog) -> sessionmaker[Session]:
-    return sessionmaker(catalog.engine, expire_on_commit=False)
+    return session_factories(catalog.engine)[0]
 
 
 def _writes(catalog: Catalog) -> sessionmaker[Session]:
-    return sessionmaker(catalog.engine.execution_options(**{WRITE: True}), expire_on_commit=False)
+    return session_factories(catalog.engine)[1]
 
 
 def anomaly_targets(
@@ -216,11 +215,7 @@ def source_frame_vectors(catalog: Catalog, source_id: int, model_id: str) -> Fra
             .where(FrameRow.source_id == source_id, EmbeddingRow.model_id == model_id)
             .order_by(FrameRow.media_time, FrameRow.id)
         ).all()
-    if rows:
-        flat = np.frombuffer(b"".join(row[4] for row in rows), dtype=_VECTOR_DTYPE)
-        vectors = flat.reshape(len(rows), -1).astype(np.float32)
-    else:
-        vectors = np.zeros((0, 0), dtype=np.float32)
+    vectors = decode_vectors([row[4] for row in rows])
     return FrameVectors(
         frame_ids=np.array([int(row[0]) for row in rows], dtype=np.int64),
         media_times=np.array([float(row[1]) for row in rows], dtype=np.float64),
