@@ -161,3 +161,18 @@ def test_open_an_event_and_see_its_evidence(
     )
     assert "peak" in first.inner_text() and "alerts:" in first.inner_text()
     shot(p, "event-open.png")
+
+
+def test_unusual_page_ranks_a_sources_frames(server: LiveServer, page: Page) -> None:
+    p = page
+    p.goto(f"{server.url}/console/unusual.html")
+    p.wait_for_selector("#results figure img")
+    p.wait_for_function(
+        "() => [...document.querySelectorAll('#results img')].slice(0, 3)"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
+    captions = p.locator("#results figcaption")
+    assert captions.count() >= 5
+    assert captions.first.inner_text().startswith("#1 · frame:")
+    assert "most unusual frames" in p.inner_text("#status")
+    shot(p, "unusual.png")

@@ -30,6 +30,7 @@ from vigil.api.guards import CatchAllMiddleware, HostOriginMiddleware
 from vigil.api.jobs import JobManager
 from vigil.api.limits import BodyLimitMiddleware
 from vigil.api.routes import (
+    anomaly,
     clusters,
     events,
     jobs,
@@ -78,7 +79,18 @@ _STATUS: list[tuple[type[VigilError], int]] = [
     (CatalogError, 503),
     (VectorIndexError, 503),
 ]
-_AREAS = (sources, jobs, search, system, scenarios, events, models, clusters, tracks)
+_AREAS = (
+    sources,
+    jobs,
+    search,
+    system,
+    scenarios,
+    events,
+    models,
+    clusters,
+    tracks,
+    anomaly,
+)
 
 
 def status_of(error: VigilError) -> int:

@@ -247,6 +247,26 @@ class JobManager:
 def run_autolabel(workspace: Workspace, job: Job[AutolabelJobIn]) -> dict[str, Any]:
     from vigil.scenarios.types import AutolabelProgress
 
+    if workspace.scenarios.get(job.inputs.scenario).spec.kind == "anomaly":
+        scored = workspace.scenarios.label_anomaly(
+            job.inputs.scenario,
+            max_items=job.inputs.max_items,
+            relabel=job.inputs.relabel,
+            on_progress=lambda done, total: job.report(
+                done / total if total else 1.0, f"{done}/{total} items scored"
+            ),
+        )
+        return {
+            "scenario": scored.scenario,
+            "version": scored.version,
+            "total": scored.total,
+            "labeled": scored.labeled,
+            "anomalous": scored.anomalous,
+            "threshold": scored.threshold,
+            "seconds": round(scored.seconds, 2),
+            "warnings": scored.warnings,
+        }
+
     def on_progress(progress: AutolabelProgress) -> None:
         fraction = progress.done / progress.total if progress.total else 1.0
         job.report(fraction, f"{progress.done}/{progress.total} items labeled")

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vigil.context import Context
 from vigil.errors import NotFoundError
 from vigil.scenarios.spec import ScenarioRecord, ScenarioSpec
 from vigil.scenarios.types import AutolabelProgress, AutolabelReport, ReviewItem
+
+if TYPE_CHECKING:
+    from vigil.anomaly.scenario import AnomalyLabelReport
 
 
 class Scenarios:
@@ -98,13 +102,45 @@ class Scenarios:
             score=score,
         )
 
+    def label_anomaly(
+        self,
+        scenario: str,
+        *,
+        max_items: int | None = None,
+        relabel: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> AnomalyLabelReport:
+        """Score every target item of an anomaly scenario (score, label, heatmap per item)."""
+        from vigil.anomaly.scenario import label_anomaly
+
+        return label_anomaly(
+            self.context.catalog,
+            self.context.home,
+            self.get(scenario),
+            max_items=max_items,
+            relabel=relabel,
+            on_progress=on_progress,
+        )
+
     def review_queue(self, scenario: str, limit: int | None = None) -> list[ReviewItem]:
-        """Unanswered items a person should label first (uncertain, or models disagree)."""
+        """Unanswered items a person should label first (uncertain, or models disagree).
+
+        Anomaly scenarios: the scored items closest to the threshold, with heatmaps.
+        """
         from vigil.scenarios.review import review_queue
 
+        record = self.get(scenario)
+        if record.spec.kind == "anomaly":
+            from vigil.anomaly.scenario import anomaly_review_queue
+
+            return anomaly_review_queue(
+                self.context.catalog,
+                record,
+                limit=limit or self.context.settings.scenarios.review_limit,
+            )
         return review_queue(
             self.context.catalog,
-            self.get(scenario),
+            record,
             self.context.embedder,
             limit=limit or self.context.settings.scenarios.review_limit,
         )

@@ -341,12 +341,16 @@ app.add_typer(model_app, name="model")
 
 
 # -- clusters and evaluation (vigil.cli.clusters, vigil.cli.evaluate) ---
+from vigil.cli.anomaly import eval_anomaly, scenario_export_edge, unusual  # noqa: E402
 from vigil.cli.clusters import clusters  # noqa: E402
 from vigil.cli.evaluate import eval_app  # noqa: E402
 from vigil.cli.scenarios import eval_scenario  # noqa: E402
 
 app.command("clusters")(clusters)
 eval_app.command("scenario")(eval_scenario)
+eval_app.command("anomaly")(eval_anomaly)
+app.command("unusual")(unusual)
+scenario_app.command("export-edge")(scenario_export_edge)
 
 
 # -- tracks (vigil.cli.tracks) ---

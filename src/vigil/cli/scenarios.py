@@ -13,7 +13,9 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from vigil.cli.anomaly import export_anomaly_labels, label_anomaly_scenario
 from vigil.cli.common import friendly_errors, open_workspace
+from vigil.errors import InvalidInputError
 from vigil.scenarios.spec import ItemKind, quick_spec
 from vigil.scenarios.types import AutolabelProgress
 
@@ -153,7 +155,18 @@ def scenario_label(
         ),
     ] = None,
 ) -> None:
-    """Auto-label the indexed archive from stored vectors (resumes where it stopped)."""
+    """Auto-label the indexed archive from stored vectors (resumes where it stopped).
+
+    Anomaly scenarios (kind: anomaly) are scored from pixels instead: score and
+    normal/anomalous label per item, with an anomaly heatmap.
+    """
+    with open_workspace(context) as workspace:
+        is_anomaly = workspace.get_scenario(name).spec.kind == "anomaly"
+    if is_anomaly:
+        if ray is not None:
+            raise InvalidInputError("anomaly scenarios are scored locally; drop --ray")
+        label_anomaly_scenario(context, name, max_items=max_items, relabel=relabel)
+        return
     with open_workspace(context) as workspace, tqdm(unit="item", disable=None) as bar:
 
         def progress(update: AutolabelProgress) -> None:
@@ -236,7 +249,13 @@ def scenario_export_labels(
     format: Annotated[str, typer.Option("--format", "-f", help="csv, coco or yolo.")] = "csv",
     version: Annotated[int | None, typer.Option(help="Version (default: newest).")] = None,
 ) -> None:
-    """Export labels (human labels override machine labels)."""
+    """Export labels (human labels override machine labels); anomaly scenarios: CSV with scores."""
+    with open_workspace(context) as workspace:
+        is_anomaly = workspace.get_scenario(name, version).spec.kind == "anomaly"
+    if is_anomaly:
+        path = export_anomaly_labels(context, name, output, format, version)
+        typer.echo(f"wrote {path}")
+        return
     with open_workspace(context) as workspace:
         path = workspace.export_labels(name, format, output, version=version)
     typer.echo(f"wrote {path}")

@@ -5,6 +5,9 @@ Accepted references, in the order they are tried:
 * a path to a Vigil ONNX classifier (``*.onnx`` carrying a ``ModelCard``);
 * ``scenario:NAME``: the big image-text model, zero-shot over that scenario's
   class prompts (its newest version);
+* a folder with a fitted anomaly bank (``card.json`` + ``bank.npy``: what
+  ``vigil scenario label`` keeps under HOME/anomaly/NAME/vN and what
+  ``vigil scenario export-edge`` writes): normal / anomalous per frame;
 * a model registry id or name: the ONNX file of a model whose status is ``ready``
   and whose file still has its registered SHA-256 (``catalog.models_store.ready_model``,
   the same check ``vigil model export`` makes).
@@ -21,7 +24,13 @@ from vigil.catalog.models_store import ready_model
 from vigil.catalog.store import Catalog
 from vigil.embedders.base import Embedder
 from vigil.errors import InvalidInputError
-from vigil.runtime.scorers import OnnxScorer, Scorer, ZeroShotScorer
+from vigil.runtime.scorers import (
+    AnomalyScorer,
+    OnnxScorer,
+    Scorer,
+    ZeroShotScorer,
+    is_anomaly_folder,
+)
 from vigil.scenarios.spec import ScenarioSpec
 
 SCENARIO_PREFIX = "scenario:"
@@ -63,8 +72,16 @@ def resolve_scorer(
         if not path.is_file():
             raise InvalidInputError(f"no ONNX model file at {path}")
         return OnnxScorer(path, threads=threads)
+    if path.is_dir() and is_anomaly_folder(path):
+        return AnomalyScorer(path)
     if reference.startswith(SCENARIO_PREFIX):
-        return zero_shot_from_spec(embedder(), scenario(reference[len(SCENARIO_PREFIX) :]))
+        spec = scenario(reference[len(SCENARIO_PREFIX) :])
+        if spec.kind == "anomaly":
+            raise InvalidInputError(
+                f"{spec.name!r} is an anomaly scenario: run 'vigil scenario label {spec.name}' "
+                "and pass the model folder it prints (or an export-edge folder) as --model"
+            )
+        return zero_shot_from_spec(embedder(), spec)
     registered = registry_path(catalog, reference)
     return OnnxScorer(registered, threads=threads)
 

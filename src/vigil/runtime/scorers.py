@@ -176,4 +176,50 @@ class ZeroShotScorer(Scorer):
         return softmax((vectors @ self._text.T) / self.temperature)
 
 
-__all__ = ["OnnxScorer", "Scorer", "ZeroShotScorer", "preprocess", "softmax"]
+def is_anomaly_folder(path: Path) -> bool:
+    """A folder holding a fitted anomaly bank (card.json + bank.npy), from label or export-edge."""
+    return path.is_dir() and (path / "card.json").is_file() and (path / "bank.npy").is_file()
+
+
+class AnomalyScorer(Scorer):
+    """A fitted anomaly bank (``vigil.anomaly``) as (normal, anomalous) probabilities.
+
+    The runtime speaks per-class probabilities; the anomalous one is the head's
+    probability when defects were given, else ``score / threshold / 2`` clipped
+    to [0, 1], the same relative score the scenario labels carry: 0.5 is the
+    model's own threshold, so ``--class anomalous`` alerts where the scenario
+    would label "anomalous".
+    """
+
+    def __init__(self, folder: Path, *, scenario: str = "") -> None:
+        from vigil.anomaly.features import PatchExtractor
+        from vigil.anomaly.patchcore import AnomalyModel
+        from vigil.scenarios.spec import ANOMALY_CLASSES
+
+        self.model = AnomalyModel.load(folder)
+        self.extractor = PatchExtractor(self.model.config)
+        self.class_names = ANOMALY_CLASSES
+        self.scenario = scenario
+        self.model_id = f"anomaly:{folder.resolve()}"
+        self._lock = threading.Lock()
+
+    def _score_batch(self, images: list[np.ndarray]) -> np.ndarray:
+        with self._lock:
+            scored = self.model.score(images, self.extractor)
+        values = np.array([item.score for item in scored])
+        if self.model.head is not None:
+            anomalous = values
+        else:
+            anomalous = np.clip(values / max(self.model.threshold, 1e-9) / 2.0, 0.0, 1.0)
+        return np.stack([1.0 - anomalous, anomalous], axis=1).astype(np.float32)
+
+
+__all__ = [
+    "AnomalyScorer",
+    "OnnxScorer",
+    "Scorer",
+    "ZeroShotScorer",
+    "is_anomaly_folder",
+    "preprocess",
+    "softmax",
+]

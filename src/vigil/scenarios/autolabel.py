@@ -52,7 +52,7 @@ DEFAULT_BATCH = (
 def validate_examples(
     catalog: Catalog, spec: ScenarioSpec, *, base: Path | None = None
 ) -> ScenarioSpec:
-    """Check every example exists (items in the catalog, image files that decode).
+    """Check every example exists (items in the catalog, image files that decode, folders).
 
     Returns the spec with image paths made absolute, so a spec imported from a
     YAML file keeps pointing at its images whatever the working folder later is.
@@ -79,7 +79,45 @@ def validate_examples(
                 )
             resolved.append(text)
         classes.append(item.model_copy(update={"examples": resolved}))
+    if spec.kind == "anomaly":
+        return spec.model_copy(
+            update={
+                "normal_examples": _resolve_anomaly_examples(
+                    catalog, spec, spec.normal_examples, base
+                ),
+                "defect_examples": _resolve_anomaly_examples(
+                    catalog, spec, spec.defect_examples, base
+                ),
+            }
+        )
     return spec.model_copy(update={"classes": classes})
+
+
+def _resolve_anomaly_examples(
+    catalog: Catalog, spec: ScenarioSpec, examples: list[str], base: Path | None
+) -> list[str]:
+    """Anomaly examples: files and folders must exist (made absolute), items must be stored."""
+    resolved = []
+    for text in examples:
+        ref = parse_example(text, base=base)
+        if ref.kind == "image":
+            assert ref.path is not None
+            if ref.path.is_dir():
+                resolved.append(str(ref.path.resolve()))
+                continue
+            load_image(ref.path)
+            resolved.append(str(ref.path.resolve()))
+            continue
+        assert ref.item_id is not None
+        if ref.kind != spec.target.kind:
+            raise InvalidInputError(
+                f"example {text!r} names a {ref.kind.value}, but the scenario scores "
+                f"{spec.target.kind.value}s"
+            )
+        if not item_exists(catalog, ref.kind, ref.item_id):
+            raise NotFoundError(f"example {text!r} does not exist in the catalog")
+        resolved.append(text)
+    return resolved
 
 
 def load_image(path: Path) -> np.ndarray:
@@ -182,6 +220,11 @@ def autolabel(
     in the same order; the default scores here, ``vigil.scale`` scores on Ray.
     Writing stays in this process either way, so a resumed run relabels nothing.
     """
+    if record.spec.kind == "anomaly":
+        raise InvalidInputError(
+            f"scenario {record.name!r} is an anomaly scenario: it is scored from pixels by "
+            "vigil.anomaly (vigil scenario label runs it), not from stored vectors"
+        )
     started = time.perf_counter()
     model = classifier or build_classifier(catalog, record, embedder)
     if relabel:

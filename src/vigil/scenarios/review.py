@@ -54,6 +54,11 @@ def review_queue(
     """The ``limit`` unanswered target items a person should look at first."""
     if limit < 1:
         raise InvalidInputError(f"limit must be >= 1, got {limit}")
+    if record.spec.kind == "anomaly":
+        raise InvalidInputError(
+            f"scenario {record.name!r} is an anomaly scenario; its queue comes from "
+            "vigil.anomaly.scenario.anomaly_review_queue"
+        )
     model = classifier or build_classifier(catalog, record, embedder)
     answered = set(human_labels(catalog, record))
     names = record.spec.class_names

@@ -16,6 +16,21 @@ YAML so they can be reviewed and versioned next to code::
         examples: ["frame:12", "photos/smoke1.jpg"]
       - name: clear
         prompts: ["a photo of an empty walkway"]
+
+An anomaly scenario (``kind: anomaly``) has no classes: it learns what normal
+looks like from ``normal_examples`` (image files, folders of images, stored
+items) and calls anything far from them anomalous (``vigil.anomaly``). Labelled
+``defect_examples`` are optional; they set the threshold and train a small
+head. It can watch a region of interest (a polygon in frame pixels) of one
+source::
+
+    name: cell-cracks
+    kind: anomaly
+    normal_examples: ["cells/good/", "frame:40"]
+    defect_examples: ["cells/bad/crack1.png"]
+    target:
+      kind: frame
+      region: {source: line-3, polygon: [[100, 80], [400, 80], [400, 300], [100, 300]]}
 """
 
 from __future__ import annotations
@@ -27,7 +42,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from vigil.catalog.types import ItemKind as ItemKind  # stored with labels; re-exported here
 from vigil.catalog.types import LabelScope
@@ -35,6 +59,8 @@ from vigil.errors import InvalidInputError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,99}$")
 _REFERENCE = re.compile(r"^(frame|object):(\d+)$")
+#: The two labels an anomaly scenario gives (its "classes").
+ANOMALY_CLASSES = ("normal", "anomalous")
 
 # Caps on what one spec may hold. Every prompt is embedded and every example read each
 # time a classifier is built, so an unbounded spec is a way to stall every reader of the
@@ -119,6 +145,58 @@ class ClassSpec(BaseModel):
         return [example.strip() for example in values]
 
 
+def _check_example_list(values: list[str]) -> list[str]:
+    for position, example in enumerate(values):
+        if not isinstance(example, str) or not example.strip():
+            raise ValueError(
+                f"example {position} is empty; expected frame:ID, object:ID, an image or a folder"
+            )
+    return [example.strip() for example in values]
+
+
+class RegionSpec(BaseModel):
+    """A region of interest: a polygon in the full-size frame pixels of one source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="Source name or id whose frames the polygon applies to.")
+    polygon: list[tuple[float, float]] = Field(
+        description="Polygon vertices [x, y] in frame pixels (at least 3, non-zero area)."
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _check_source(cls, value: str) -> str:
+        if not str(value).strip():
+            raise ValueError("region source is empty; name the source the polygon belongs to")
+        return str(value).strip()
+
+    @field_validator("polygon")
+    @classmethod
+    def _check_polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if len(points) < 3:
+            raise ValueError(f"region polygon needs at least 3 points, got {len(points)}")
+        if any(x < 0 or y < 0 for x, y in points):
+            raise ValueError("region polygon has negative coordinates; use frame pixels")
+        area = 0.5 * abs(
+            sum(
+                x0 * y1 - x1 * y0
+                for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True)
+            )
+        )
+        if area < 1.0:
+            raise ValueError(
+                f"region polygon is empty (area {area:.1f} px); it must enclose some pixels"
+            )
+        return points
+
+    @property
+    def bounds_xyxy(self) -> tuple[int, int, int, int]:
+        xs = [point[0] for point in self.polygon]
+        ys = [point[1] for point in self.polygon]
+        return int(min(xs)), int(min(ys)), int(max(xs)) + 1, int(max(ys)) + 1
+
+
 class TargetSpec(BaseModel):
     """Which items a scenario labels."""
 
@@ -129,12 +207,26 @@ class TargetSpec(BaseModel):
         default_factory=list,
         description="For objects: detector classes to label (objects.label); empty means all.",
     )
+    region: RegionSpec | None = Field(
+        None, description="Anomaly scenarios on frames: only this polygon of one source."
+    )
 
     @model_validator(mode="after")
     def _classes_only_for_objects(self) -> TargetSpec:
         if self.object_classes and self.kind != ItemKind.OBJECT:
             raise ValueError("object_classes only apply when target kind is 'object'")
+        if self.region is not None and self.kind != ItemKind.FRAME:
+            raise ValueError("a region of interest only applies when target kind is 'frame'")
         return self
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_region(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Specs without a region serialise exactly as before regions existed, so stored
+        # specs compare equal and re-importing an old YAML does not add a version.
+        data: dict[str, Any] = handler(self)
+        if self.region is None:
+            data.pop("region", None)
+        return data
 
 
 class ScenarioSpec(BaseModel):
@@ -143,8 +235,24 @@ class ScenarioSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="Scenario name, unique in the catalog.")
+    kind: Literal["classes", "anomaly"] = Field(
+        "classes",
+        description="'classes': prompts and examples per class; 'anomaly': learn normal "
+        "from normal_examples and flag what is far from it.",
+    )
     description: str = Field("", description="What the scenario is for.")
-    classes: list[ClassSpec] = Field(description="At least two classes (one can be 'normal').")
+    classes: list[ClassSpec] = Field(
+        default_factory=list, description="At least two classes (one can be 'normal')."
+    )
+    normal_examples: list[str] = Field(
+        default_factory=list,
+        description="Anomaly scenarios: normal items ('frame:ID', 'object:ID', image files, "
+        "folders of images); at least 5 images in all.",
+    )
+    defect_examples: list[str] = Field(
+        default_factory=list,
+        description="Anomaly scenarios, optional: labelled defects that set the threshold.",
+    )
     target: TargetSpec = Field(default_factory=TargetSpec)
     alert_threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Alert when an alert class's probability reaches this."
@@ -173,8 +281,43 @@ class ScenarioSpec(BaseModel):
             )
         return value
 
+    @field_validator("normal_examples", "defect_examples")
+    @classmethod
+    def _check_anomaly_examples(cls, values: list[str]) -> list[str]:
+        return _check_example_list(values)
+
+    @model_serializer(mode="wrap")
+    def _drop_anomaly_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A classes scenario serialises exactly as before anomaly scenarios existed.
+        data: dict[str, Any] = handler(self)
+        if self.kind == "classes":
+            for key in ("kind", "normal_examples", "defect_examples"):
+                data.pop(key, None)
+        else:
+            data.pop("classes", None)
+            data.pop("alert_classes", None)
+        return data
+
     @model_validator(mode="after")
     def _check_classes(self) -> ScenarioSpec:
+        if self.kind == "anomaly":
+            if self.classes:
+                raise ValueError(
+                    "an anomaly scenario has no classes; give normal_examples (and optionally "
+                    "defect_examples) instead"
+                )
+            if not self.normal_examples:
+                raise ValueError(
+                    "an anomaly scenario needs normal_examples (at least 5 normal images: "
+                    "files, folders, frame:ID or object:ID)"
+                )
+            if self.alert_classes:
+                raise ValueError("alert_classes do not apply to an anomaly scenario")
+            return self
+        if self.normal_examples or self.defect_examples:
+            raise ValueError("normal_examples and defect_examples need kind: anomaly")
+        if self.target.region is not None:
+            raise ValueError("a region of interest needs kind: anomaly")
         if len(self.classes) < 2:
             raise ValueError(
                 f"a scenario needs at least 2 classes (e.g. 'smoke' and 'clear'), "
@@ -191,6 +334,8 @@ class ScenarioSpec(BaseModel):
 
     @property
     def class_names(self) -> tuple[str, ...]:
+        if self.kind == "anomaly":
+            return ANOMALY_CLASSES
         return tuple(item.name for item in self.classes)
 
     def class_index(self, label: str) -> int:

@@ -55,6 +55,7 @@ class ReviewItem:
     zero_shot_label: str
     disagree: bool  # zero-shot and the adapted model name different classes
     priority: float  # higher first
+    heatmap_path: str = ""  # anomaly scenarios: the heatmap overlay, relative to the home
 
     @property
     def item(self) -> str:

@@ -69,6 +69,7 @@ function fmtTime(seconds) {
 const PAGES = [
   ["index.html", "Search"], ["sources.html", "Sources"], ["review.html", "Review"],
   ["scenarios.html", "Scenarios"], ["events.html", "Events"], ["models.html", "Models"],
+  ["unusual.html", "Unusual"],
 ];
 
 function renderHeader() {

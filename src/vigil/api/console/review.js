@@ -32,7 +32,8 @@ async function loadQueue() {
 function render() {
   const item = state.items[state.index];
   document.querySelector("#review").hidden = false;
-  document.querySelector("#item-image").src = item.thumbnail_url;
+  // Anomaly scenarios show where the model looked: the heatmap over the image.
+  document.querySelector("#item-image").src = item.heatmap_url || item.thumbnail_url;
   document.querySelector("#item-name").textContent = item.item;
   document.querySelector("#item-why").textContent =
     `machine says ${item.label} (${(item.confidence * 100).toFixed(0)}%)` +

@@ -54,7 +54,17 @@ def _spec(body: ScenarioIn, svc: ServicesDep) -> ScenarioSpec:
             ref = parse_example(example)
             examples.append(example if ref.path is None else svc.allowed_location(example))
         classes.append(item.model_copy(update={"examples": examples}))
-    return spec.model_copy(update={"classes": classes})
+
+    def allowed(examples: list[str]) -> list[str]:
+        return [e if parse_example(e).path is None else svc.allowed_location(e) for e in examples]
+
+    return spec.model_copy(
+        update={
+            "classes": classes,
+            "normal_examples": allowed(spec.normal_examples),
+            "defect_examples": allowed(spec.defect_examples),
+        }
+    )
 
 
 @router.get("/scenarios", response_model=list[ScenarioSummaryOut], summary="All scenarios")
@@ -141,7 +151,7 @@ def review_queue(
         scenario=record.name,
         version=record.version,
         classes=list(record.spec.class_names),
-        items=[ReviewItemOut.of(i) for i in items],
+        items=[ReviewItemOut.of(i, record.name) for i in items],
     )
 
 

@@ -75,9 +75,12 @@ class ReviewItemOut(BaseModel):
     zero_shot_label: str
     disagree: bool
     priority: float
+    heatmap_url: str | None = Field(
+        None, description="Anomaly scenarios: the item's anomaly heatmap over its image."
+    )
 
     @classmethod
-    def of(cls, item: ReviewItem) -> ReviewItemOut:
+    def of(cls, item: ReviewItem, scenario: str = "") -> ReviewItemOut:
         return cls(
             item=item.item,
             thumbnail_url=f"/api/v1/items/{item.kind.value}/{item.id}/thumbnail",
@@ -88,6 +91,11 @@ class ReviewItemOut(BaseModel):
             zero_shot_label=item.zero_shot_label,
             disagree=item.disagree,
             priority=round(item.priority, 4),
+            heatmap_url=(
+                f"/api/v1/scenarios/{scenario}/heatmaps/{item.kind.value}/{item.id}"
+                if item.heatmap_path and scenario
+                else None
+            ),
         )
 
 
