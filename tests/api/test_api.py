@@ -67,6 +67,18 @@ def test_index_job_then_search_thumbnails_and_more_like_this(
     )
     assert len(filtered.json()["hits"]) == 2
     frame = client.get(f"/api/v1/frames/{first['frame_id']}").json()
+
+    # Trust fields: a top-level answer, a calibrated confidence and a "why" per hit.
+    assert isinstance(answer["confident"], bool) and answer["message"]
+    assert all(0 <= hit["confidence"] <= 1 and "concepts" in hit["why"] for hit in answer["hits"])
+    assert isinstance(by_image.json()["confident"], bool)
+    nobody = client.get("/api/v1/search", params={"q": "no people", "limit": 3}).json()
+    assert nobody["confident"] is False and nobody["predicates"] == [
+        "no people -> count(person) = 0"
+    ]
+    clash = client.get("/api/v1/search", params={"q": "no people in a crowd"})
+    assert clash.status_code == 200 and clash.json()["hits"] == []
+    assert "contradictory query" in clash.json()["notes"][0]
     assert (frame["width"], frame["height"]) == (768, 576)
 
 

@@ -118,6 +118,7 @@ def test_cli_prints_a_table_and_json(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert table.exit_code == 0, table.output
     assert "recall@10" in table.output and "mAP" in table.output
     assert "no verified figures" in table.output
+    assert "embedding test images 30/30" in table.output  # progress, on stderr
     output = tmp_path / "report.json"
     as_json = runner.invoke(app, [*args, "--json", "--output", str(output)])
     assert as_json.exit_code == 0, as_json.output

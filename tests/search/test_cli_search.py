@@ -111,3 +111,19 @@ def test_match_lists_other_cameras_by_time(run: Run) -> None:
 def test_bad_input_is_one_clear_line(run: Run, args: tuple[str, ...], message: str) -> None:
     output = run(*args, code=1)
     assert "error:" in output and message in output and "Traceback" not in output
+
+
+def test_search_says_whether_anything_matches_and_why(run: Run) -> None:
+    answer = json.loads(run("search", "no people", "-n", "3", "--json"))
+    assert answer["confident"] is False  # people walk through every frame of the walkway
+    assert answer["message"].startswith("no confident match for 'no people'; nearest: ")
+    assert answer["predicates"] == ["no people -> count(person) = 0"]
+    for hit in answer["hits"]:
+        assert 0 <= hit["confidence"] <= 1
+        assert hit["why"]["predicates"][0]["holds"] is False
+        assert hit["why"]["detected"]["person"] >= 1
+    text = run("search", "two people", "-n", "2", "--why")
+    assert "parsed: two people -> count(person) = 2" in text
+    assert "why: " in text and "person detected" in text
+    clash = run("search", "no people in a crowd", "--json")
+    assert json.loads(clash)["hits"] == [] and "contradictory" in json.loads(clash)["notes"][0]

@@ -75,3 +75,20 @@ def test_source_filter_and_contact_sheet(indexed: Workspace, tmp_path: Path) -> 
     sheet = indexed.contact_sheet(hits, tmp_path / "sheet.png", title="a cat")
     with Image.open(sheet) as opened:
         assert opened.width == 4 * 320 and opened.height > 200
+
+
+def test_trusted_search_abstains_on_an_absent_thing(indexed: Workspace) -> None:
+    result = indexed.archive.search_trusted("an elephant", limit=3)
+    assert result.calibration.startswith("fitted on Fashion-MNIST train")
+    assert not result.confident
+    assert result.headline().startswith("no confident match for 'an elephant'; nearest: ")
+    assert len(result.hits) == 3  # the nearest are still there to look at
+
+
+def test_trusted_search_names_words_outside_the_vocabulary(indexed: Workspace) -> None:
+    result = indexed.archive.search_trusted("a person loitering", limit=3)
+    assert result.unknown_words == ["loitering"]
+    [note] = [n for n in result.notes if n.startswith("'loitering'")]
+    assert "not in the concept-bridge model's vocabulary" in note and "nearest concepts: " in note
+    why = result.hits[0].why
+    assert why.concepts and all(isinstance(weight, float) for _, weight in why.concepts)

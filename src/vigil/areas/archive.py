@@ -21,8 +21,10 @@ from vigil.scale import RayIndexReport, Shard, index_on_ray
 from vigil.search.contact_sheet import write_contact_sheet
 from vigil.search.matching import ObjectMatch, match_object
 from vigil.search.text import decode_image, search_by_text, search_by_vector
+from vigil.search.trust import TrustedResult, trusted_search, trusted_search_by_vector
 from vigil.search.types import SearchFilters, SearchHit, Target
 from vigil.sources.types import Source, SourceKind
+from vigil.structure.attributes import backfill_attributes
 from vigil.structure.indexing import IndexProgress, IndexReport, index_source
 from vigil.structure.objects import ObjectIndexReport, index_objects
 
@@ -196,6 +198,43 @@ class Archive:
             offset=offset,
         )
 
+    def search_trusted(
+        self,
+        query: str | np.ndarray | bytes,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        target: Target | str = Target.FRAMES,
+        filters: SearchFilters | None = None,
+    ) -> TrustedResult:
+        """Words or a picture, with calibrated confidence, abstention and "why" per hit."""
+        target = Target(target)
+        catalog, embedder, home = self.context.catalog, self.context.embedder, self.context.home
+        if isinstance(query, str):
+            return trusted_search(
+                query,
+                catalog=catalog,
+                vector_index=self._index_for(target),
+                embedder=embedder,
+                target=target,
+                filters=filters,
+                limit=limit,
+                offset=offset,
+                measure=lambda frame_ids: backfill_attributes(catalog, home, frame_ids),
+            )
+        pixels = decode_image(query) if isinstance(query, bytes) else query
+        return trusted_search_by_vector(
+            embedder.embed_images([pixels])[0],
+            "image query",
+            catalog=catalog,
+            vector_index=self._index_for(target),
+            embedder=embedder,
+            target=target,
+            filters=filters,
+            limit=limit,
+            offset=offset,
+        )
+
     def more_like(
         self,
         *,
@@ -327,7 +366,12 @@ class Archive:
         return member_hits(self.context.catalog, report, report.clusters[label])
 
     def evaluate_retrieval(
-        self, *, dataset: str = "fashion-mnist", per_class: int = 50, seed: int = 0
+        self,
+        *,
+        dataset: str = "fashion-mnist",
+        per_class: int = 50,
+        seed: int = 0,
+        on_progress: Callable[[str, int, int], None] | None = None,
     ) -> RetrievalReport:
         """Recall@k / precision@k / mAP of the active model; image vectors cached in home/cache."""
         from vigil.evaluation.retrieval import evaluate_retrieval
@@ -338,4 +382,5 @@ class Archive:
             per_class=per_class,
             seed=seed,
             cache_dir=self.context.home / "cache",
+            on_progress=on_progress,
         )

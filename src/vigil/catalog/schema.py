@@ -159,6 +159,7 @@ class ObjectScanRow(Base):
 from vigil.catalog import (  # noqa: E402  (after Base: each module adds its tables)
     anomaly_schema,  # noqa: F401  (revision anomaly_0001)
     api_schema,  # noqa: F401  (revision api_0001)
+    attributes_schema,  # noqa: F401  (revision attributes_0001)
     events_schema,  # noqa: F401  (revision events_0001)
     models_schema,  # noqa: F401  (revision models_0001)
     scenarios_schema,  # noqa: F401  (revision scenarios_0001)

@@ -41,8 +41,18 @@ def eval_retrieval(
         settings = settings.model_copy(
             update={"embedder": settings.embedder.model_copy(update={"name": model})}
         )
+
+    def progress(step: str, done: int, total: int) -> None:
+        # On stderr, so that --json output stays one JSON document on stdout.
+        counter = f" {done}/{total}" if total > 1 else ""
+        typer.echo(f"{step}{counter}", err=True)
+
     with Workspace.open(settings) as workspace:
-        report = workspace.evaluate_retrieval(dataset=dataset, per_class=per_class, seed=seed)
+        typer.echo(f"loading the {workspace.settings.embedder.name} embedder", err=True)
+        _ = workspace.embedder
+        report = workspace.evaluate_retrieval(
+            dataset=dataset, per_class=per_class, seed=seed, on_progress=progress
+        )
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(report.to_json() + "\n")

@@ -12,6 +12,7 @@ import typer
 
 from vigil.cli.common import friendly_errors, id_or_name
 from vigil.errors import InvalidInputError
+from vigil.search.trust import TrustedResult, Why
 from vigil.search.types import SearchFilters, SearchHit, Target
 from vigil.settings import Settings
 from vigil.workspace import Workspace
@@ -121,6 +122,10 @@ def search(
         Path | None, typer.Option(help="Write a contact sheet image of the hits here.")
     ] = None,
     as_json: JsonOption = False,
+    why: Annotated[
+        bool,
+        typer.Option("--why", help="Print under each hit what made its score (always in --json)."),
+    ] = False,
     segments: Annotated[
         bool,
         typer.Option(
@@ -165,11 +170,13 @@ def search(
     target = Target.OBJECTS if objects or like_object is not None else Target.FRAMES
     settings = context.obj
     assert isinstance(settings, Settings)
+    trusted: TrustedResult | None = None
+    plain: list[SearchHit] = []
     with Workspace.open(settings) as workspace:
         filters = _filters(workspace, source, site, since, until, class_name, min_score)
         if query is not None:
             label = f'"{query}"'
-            hits = workspace.search(
+            trusted = workspace.archive.search_trusted(
                 query, limit=limit, offset=offset, target=target, filters=filters
             )
         elif image is not None:
@@ -178,32 +185,77 @@ def search(
                 data = image.read_bytes()
             except OSError as error:
                 raise InvalidInputError(f"cannot read the query image {image}: {error}") from error
-            hits = workspace.search_image(
+            trusted = workspace.archive.search_trusted(
                 data, limit=limit, offset=offset, target=target, filters=filters
             )
         else:
             label = f"like frame {like_frame}" if like_frame else f"like object {like_object}"
-            hits = workspace.more_like(
+            plain = workspace.more_like(
                 frame_id=like_frame,
                 object_id=like_object,
                 limit=limit,
                 offset=offset,
                 filters=filters,
             )
+        hits = [h.hit for h in trusted.hits] if trusted is not None else plain
         if sheet is not None and hits:
             workspace.contact_sheet(hits, sheet, title=label)
         home = workspace.home
     if as_json:
-        rows = [_row(h, home) for h in hits]
-        typer.echo(json.dumps({"query": label, "target": str(target), "hits": rows}, indent=2))
+        payload: dict[str, Any] = {"query": label, "target": str(target)}
+        if trusted is not None:
+            payload.update(trust_fields(trusted))
+            payload["hits"] = [
+                {**_row(h.hit, home), "confidence": h.confidence, "why": h.why.to_dict()}
+                for h in trusted.hits
+            ]
+        else:
+            payload["hits"] = [_row(h, home) for h in hits]
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
-        if not hits:
+        if trusted is not None:
+            typer.echo(trusted.headline())
+            for note in trusted.notes:
+                typer.echo(f"note: {note}")
+            for predicate in trusted.predicates:
+                typer.echo(f"parsed: {predicate}")
+        if not hits and trusted is None:
             typer.echo("no hits: nothing indexed matches ('vigil index [--objects]' first?)")
         typer.echo(f"query: {label}")
-        for hit in hits:
-            typer.echo(hit.describe())
+        if trusted is not None:
+            for found in trusted.hits:
+                typer.echo(f"{found.hit.describe()}  confidence {found.confidence:.2f}")
+                if why:
+                    typer.echo(f"       why: {why_line(found.why)}")
+        else:
+            for hit in hits:
+                typer.echo(hit.describe())
     if sheet is not None and hits:
         typer.echo(f"contact sheet: {sheet}", err=True)
+
+
+def why_line(why: Why) -> str:
+    """A hit's "why" on one line: concepts with weights, detected classes, checks."""
+    parts = []
+    if why.concepts:
+        parts.append("concepts " + ", ".join(f"{c} {w:+.3f}" for c, w in why.concepts))
+    if why.detected:
+        parts.append("detected " + ", ".join(f"{n} {c}" for c, n in why.detected.items()))
+    parts += [f"{p.words}: {p.detail} (x{p.factor:.2f})" for p in why.predicates]
+    return "; ".join(parts) or "nothing stored explains it"
+
+
+def trust_fields(result: TrustedResult) -> dict[str, Any]:
+    """The top-level trust fields of ``vigil search --json`` (same names as the REST API)."""
+    return {
+        "confident": result.confident,
+        "message": result.headline(),
+        "semantic_query": result.semantic_query,
+        "predicates": result.predicates,
+        "unknown_words": result.unknown_words,
+        "notes": result.notes,
+        "calibration": result.calibration,
+    }
 
 
 def _search_segments(

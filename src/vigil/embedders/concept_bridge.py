@@ -289,6 +289,26 @@ class ConceptBridgeEmbedder(Embedder):
         _check_images(images)
         return self.detector.detect_batch(images, threshold)
 
+    @property
+    def concept_prompts(self) -> list[str]:
+        """The embedded concept sentences, in the row order of ``concept_vectors``."""
+        return list(self._prompts)
+
+    @property
+    def concept_vectors(self) -> np.ndarray:
+        """(1160, 384) unit vectors: ImageNet rows, then COCO singular, then COCO plural."""
+        return self._concept_vectors
+
+    def vocabulary(self) -> frozenset[str]:
+        """Every word of every ImageNet synonym and COCO name: what the bridge can see."""
+        lines = self.files.classifier_labels.read_text(encoding="utf-8").splitlines()
+        names = [name for line in lines for name in line.split(",")]
+        names += [name for coco in self._coco.values() for name in (coco.name, coco.plural)]
+        names += list(_IMAGENET_OVERRIDES.values())
+        return frozenset(
+            word for name in names for word in name.lower().replace("-", " ").split() if word
+        )
+
     def explain(self, image: np.ndarray) -> list[ConceptWeight]:
         """The concepts and weights that make up one image's vector, largest first."""
         concepts = self._weighted_concepts([image])[0]

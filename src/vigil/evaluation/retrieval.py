@@ -178,20 +178,28 @@ def evaluate_retrieval(
     cache_dir: Path | None = None,
     templates: Sequence[str] = PROMPT_TEMPLATES,
     ks: Sequence[int] = KS,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> RetrievalReport:
-    """Embed a class-balanced test subset (cached per model and subset) and score both tasks."""
+    """Embed a class-balanced test subset (cached per model and subset) and score both tasks.
+
+    ``on_progress(step, done, total)`` is called while loading the model and data and
+    after each embedded batch: embedding 500 images takes minutes on a CPU.
+    """
+    report = on_progress or (lambda step, done, total: None)
     if dataset not in DATASETS:
         raise InvalidInputError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
     if per_class < 2:
         raise InvalidInputError(
             f"per_class must be >= 2 (image->image needs a pair), got {per_class}"
         )
+    report("loading the test images", 0, 1)
     data = DATASETS[dataset]("test", per_class=per_class, seed=seed)
     cache = None
     if cache_dir is not None:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{embedder.model_id}--{dataset}")
         cache = cache_dir / f"retrieval-{safe}-test-{per_class}pc-seed{seed}.npz"
-    vectors, seconds, cached = _image_vectors(embedder, data, cache)
+    vectors, seconds, cached = _image_vectors(embedder, data, cache, report)
+    report("embedding the class prompts", 0, 1)
     class_vectors = class_query_vectors(embedder, data.class_names, templates)
     text, image = score_tasks(vectors, data.labels, class_vectors, ks=ks)
     tasks = tuple(
@@ -213,7 +221,10 @@ def evaluate_retrieval(
 
 
 def _image_vectors(
-    embedder: Embedder, data: LabeledImages, cache: Path | None
+    embedder: Embedder,
+    data: LabeledImages,
+    cache: Path | None,
+    report: Callable[[str, int, int], None] = lambda step, done, total: None,
 ) -> tuple[np.ndarray, float, bool]:
     """Image vectors, read from ``cache`` when it holds this exact subset (same labels)."""
     if cache is not None and cache.exists():
@@ -225,7 +236,14 @@ def _image_vectors(
         except (OSError, KeyError, ValueError):
             pass  # unreadable or stale cache: embed again and overwrite it
     started = time.perf_counter()
-    vectors = embedder.embed_images(list(data.images))
+    images = list(data.images)
+    parts = []
+    step = max(embedder.batch_size, 1) * 4
+    for start in range(0, len(images), step):
+        report("embedding test images", start, len(images))
+        parts.append(embedder.embed_images(images[start : start + step]))
+    report("embedding test images", len(images), len(images))
+    vectors = np.concatenate(parts) if parts else np.empty((0, embedder.dim), np.float32)
     seconds = time.perf_counter() - started
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)

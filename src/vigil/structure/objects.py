@@ -37,6 +37,7 @@ from vigil.settings import ObjectSettings
 from vigil.sources.images import read_image
 from vigil.sources.readers import open_frames
 from vigil.sources.types import Source, SourceKind
+from vigil.structure.attributes import backfill_attributes
 from vigil.structure.thumbnails import OBJECTS_DIR, write_thumbnail
 
 CROP_THUMBNAIL_SIZE = 160
@@ -120,6 +121,8 @@ def index_objects(
             ids = np.asarray(new_ids, dtype=np.int64)
             stored = vectors if len(new_ids) == len(vectors) else vector_table.get_vectors(ids)
             object_index.add(ids, stored)
+        # Colours of the crops just written and brightness of their frames (search predicates).
+        backfill_attributes(catalog, home, [item.frame.id for item in scanned])
         report.frames_scanned += len(scanned)
         report.objects_stored += len(new_ids)
         for item in scanned:

@@ -15,14 +15,29 @@ function render(answer) {
   results.replaceChildren(...answer.hits.map((hit) => el("div", { class: "card hit", "data-frame": hit.frame_id },
     el("img", { src: hit.thumbnail_url, alt: `${hit.source} at ${fmtTime(hit.media_time)}`, loading: "lazy" }),
     el("div", { class: "meta" },
-      el("span", {}, el("b", {}, hit.source), ` ${fmtTime(hit.media_time)} · ${hit.score.toFixed(3)}`),
+      el("span", { title: whyText(hit) }, el("b", {}, hit.source), ` ${fmtTime(hit.media_time)} · ${hit.score.toFixed(3)}`,
+        hit.confidence == null ? "" : ` · confidence ${hit.confidence.toFixed(2)}`),
       el("button", { type: "button", class: "more", title: "Frames that look like this one",
         onclick: () => similar(hit.frame_id) }, "More like this")),
   )));
   const what = answer.query;
+  const notes = (answer.notes || []).join("; ");
+  // Not confident: say so first, and still show the nearest frames to look at.
+  const doubt = answer.confident === false && answer.hits.length
+    ? `${answer.message} — showing the nearest ${answer.hits.length}. ` : "";
   showStatus(answer.hits.length
-    ? `${answer.hits.length} frames for “${what}” in ${(answer.seconds * 1000).toFixed(0)} ms (${answer.model_id})`
-    : `nothing found for “${what}” — is anything indexed yet? (see Sources)`);
+    ? `${doubt}${answer.hits.length} frames for “${what}” in ${(answer.seconds * 1000).toFixed(0)} ms (${answer.model_id})${notes ? ` · ${notes}` : ""}`
+    : `nothing found for “${what}” — ${notes || "is anything indexed yet? (see Sources)"}`);
+}
+
+// The hit's "why" as a tooltip: concepts with their weights, detected classes, predicates.
+function whyText(hit) {
+  if (!hit.why) return "";
+  const concepts = hit.why.concepts.map((c) => `${c.concept} ${c.weight.toFixed(3)}`).join(", ");
+  const detected = Object.entries(hit.why.detected).map(([k, v]) => `${v} ${k}`).join(", ");
+  const checks = hit.why.predicates.map((p) => `${p.words}: ${p.detail} (×${p.factor})`).join("; ");
+  return [concepts && `concepts: ${concepts}`, detected && `detected: ${detected}`,
+    ...hit.why.attributes, checks && `checks: ${checks}`].filter(Boolean).join("\n");
 }
 
 async function run(promise) {

@@ -15,6 +15,7 @@ from vigil.api.schemas.search import FrameOut, HitOut, MatchOut, SearchOut
 from vigil.catalog.objects import get_object
 from vigil.errors import InvalidInputError, NotFoundError
 from vigil.search.text import MAX_RESULTS
+from vigil.search.trust import TrustedResult
 from vigil.search.types import SearchFilters, SearchHit, Target
 from vigil.sources.images import decode_image
 
@@ -70,6 +71,23 @@ def _answer(svc: ServicesDep, query: str, started: float, hits: list[SearchHit])
     )
 
 
+def _trusted_answer(
+    svc: ServicesDep, query: str, started: float, result: TrustedResult
+) -> SearchOut:
+    return SearchOut(
+        query=query,
+        model_id=svc.workspace.embedder.model_id,
+        seconds=round(time.perf_counter() - started, 4),
+        hits=[HitOut.trusted(found) for found in result.hits],
+        confident=result.confident,
+        message=result.headline(),
+        semantic_query=result.semantic_query,
+        predicates=result.predicates,
+        unknown_words=result.unknown_words,
+        notes=result.notes,
+    )
+
+
 def _check_sources(svc: ServicesDep, filters: SearchFilters) -> None:
     for source_id in filters.sources or ():
         svc.workspace.get_source(source_id)  # unknown ids: 404, not an empty page
@@ -90,8 +108,10 @@ def search_text(
 ) -> SearchOut:
     started = time.perf_counter()
     _check_sources(svc, filters)
-    hits = svc.workspace.search(q, limit=limit, offset=offset, target=target, filters=filters)
-    return _answer(svc, q, started, hits)
+    result = svc.workspace.archive.search_trusted(
+        q, limit=limit, offset=offset, target=target, filters=filters
+    )
+    return _trusted_answer(svc, q, started, result)
 
 
 @router.post(
@@ -115,10 +135,10 @@ def search_image(
     # The one guarded decoder: the declared size is checked before pixels are allocated.
     image = decode_image(data, what=f"the upload ({file.content_type or 'unknown type'})")
     _check_sources(svc, filters)
-    hits = svc.workspace.search_image(
+    result = svc.workspace.archive.search_trusted(
         image, limit=limit, offset=offset, target=target, filters=filters
     )
-    return _answer(svc, "image upload", started, hits)
+    return _trusted_answer(svc, "image upload", started, result)
 
 
 @router.get(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from vigil.catalog.objects import ObjectRecord
 from vigil.search.matching import ObjectMatch
+from vigil.search.trust import TrustedHit
 from vigil.search.types import SearchHit
 
 
@@ -40,6 +42,26 @@ class HitOut(BaseModel):
     captured_at: datetime | None
     thumbnail_url: str = Field(description="Served by frame id, never by file path.")
     object: ObjectOut | None = Field(None, description="The object, for object searches.")
+    confidence: float | None = Field(
+        None,
+        description=(
+            "Calibrated chance, 0..1, that this item shows what was asked (text and image "
+            "searches); comparable across queries, unlike the cosine."
+        ),
+    )
+    why: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "What made the score: concepts with their share of the cosine, detected classes, "
+            "colour/brightness attributes, and each parsed predicate with its factor."
+        ),
+    )
+
+    @classmethod
+    def trusted(cls, found: TrustedHit) -> HitOut:
+        return cls.of(found.hit).model_copy(
+            update={"confidence": found.confidence, "why": found.why.to_dict()}
+        )
 
     @classmethod
     def of(cls, hit: SearchHit) -> HitOut:
@@ -76,6 +98,28 @@ class SearchOut(BaseModel):
     model_id: str
     seconds: float
     hits: list[HitOut]
+    confident: bool | None = Field(
+        None,
+        description=(
+            "Whether anything matches confidently (best hit's confidence >= 0.5). False: the "
+            "hits are only the nearest items. None for more-like-this searches."
+        ),
+    )
+    message: str | None = Field(
+        None, description="One line, e.g. \"no confident match for 'a dog'; nearest: ...\"."
+    )
+    semantic_query: str | None = Field(
+        None, description="The words that were embedded, after counts/colours/time were parsed."
+    )
+    predicates: list[str] = Field(
+        default_factory=list, description="Parsed counts, colours, negation and time of day."
+    )
+    unknown_words: list[str] = Field(
+        default_factory=list, description="Query words the model has no concept for."
+    )
+    notes: list[str] = Field(
+        default_factory=list, description="Unknown words, contradictions, ignored parts."
+    )
 
 
 class FrameOut(BaseModel):

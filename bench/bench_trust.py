@@ -1,0 +1,235 @@
+"""Search you can trust, measured before and after on the judged query set.
+
+    .venv/bin/python bench/bench_trust.py --split heldout [--json out.json]
+
+The archive and the judgements are ``bench/data/judged_queries.yaml`` (written
+before any run; see its header). "before" is the plain cosine search
+(``search_by_text``: it always answers); "after" is ``trusted_search``
+(calibrated confidence, abstention, predicates on stored objects and attributes).
+
+Figures:
+* absent queries answered "no confident match" (goal >= 80 %);
+* present queries answered confidently (the other side of abstention);
+* P@5 on present queries (present, paraphrase, count, negation; goal >= 90 % of before);
+* attribute / count / negation pairs ranked the right way (strictly; goal >= 80 %).
+Report the split and the machine with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from trust_archive import ROOT, item_key, load_judged, open_archive
+from vigil.search.text import search_by_text
+from vigil.search.trust import score_query_on, trusted_search
+from vigil.structure.attributes import backfill_attributes
+from vigil.workspace import Workspace
+
+PRESENT_KINDS = ("present", "paraphrase", "count", "negation")
+JUDGED_OBJECTS = ROOT / "bench" / "data" / "vtest_objects.yaml"
+
+
+def item_ids(workspace: Workspace, cache: Path) -> dict[str, int]:
+    """Judged item key -> frame embedding id (frame index = position in the sorted folder)."""
+    index = workspace.vector_index
+    frames = workspace.catalog.frames_for_embeddings(index.ids())
+    sources = {source.id: source for source in workspace.list_sources()}
+    listing: dict[int, list[str]] = {}
+    keys: dict[str, int] = {}
+    for embedding_id, (frame, _) in frames.items():
+        source = sources[frame.source_id]
+        if source.id not in listing:
+            folder = Path(source.location)
+            listing[source.id] = sorted(p.name for p in folder.iterdir() if p.is_file())
+        keys[item_key(listing[source.id][frame.frame_index])] = embedding_id
+    return keys
+
+
+def relevant_keys(query: dict[str, Any], judged: dict[str, Any], all_keys: set[str]) -> set[str]:
+    if "relevant_all_but" in query:
+        return all_keys - {item_key(k) for k in judged[query["relevant_all_but"]]}
+    return {item_key(k) for k in query.get("relevant", [])}
+
+
+def object_accuracy(workspace: Workspace) -> dict[str, Any]:
+    """Zero-shot class of each judged vtest object (argmax over the 80 COCO prompts of its
+    crop vector) and the detector's own class, against bench/data/vtest_objects.yaml."""
+    import yaml
+
+    from vigil.catalog.objects import ObjectVectors, get_object, object_embedding_id
+    from vigil.embedders.concept_bridge import load_coco_classes, singular_prompt
+
+    judged = yaml.safe_load((JUDGED_OBJECTS).read_text(encoding="utf-8"))["labels"]
+    truth = {oid: label for label, ids in judged.items() if label != "unclear" for oid in ids}
+    coco = list(load_coco_classes().values())
+    prompts = workspace.embedder.embed_texts([singular_prompt(c.noun) for c in coco])
+    model_id = workspace.embedder.model_id
+    right = {"zero_shot": 0, "detector": 0}
+    for object_id, label in truth.items():
+        embedding_id = object_embedding_id(workspace.catalog, object_id, model_id)
+        vector = ObjectVectors(workspace.catalog).get_vectors([embedding_id])[0]
+        guesses = {
+            "zero_shot": coco[int(np.argmax(prompts @ vector))].name,
+            "detector": get_object(workspace.catalog, object_id).label,
+        }
+        for kind, guess in guesses.items():
+            right[kind] += guess in label.split("|")
+    return {kind: round(count / len(truth), 3) for kind, count in right.items()} | {
+        "objects": len(truth)
+    }
+
+
+def run(split: str, cache: Path) -> dict[str, Any]:
+    judged = load_judged()
+    started = time.perf_counter()
+    workspace = open_archive(cache, judged)
+    build_s = time.perf_counter() - started
+    keys = item_ids(workspace, cache)
+    names = {embedding_id: key for key, embedding_id in keys.items()}
+    common = {
+        "catalog": workspace.catalog,
+        "vector_index": workspace.vector_index,
+        "embedder": workspace.embedder,
+    }
+
+    def measure(frame_ids: Any) -> object:
+        return backfill_attributes(workspace.catalog, workspace.home, frame_ids)
+
+    rows = []
+    for query in judged["queries"]:
+        if split != "all" and query["split"] != split:
+            continue
+        raw = search_by_text(query["query"], limit=5, **common)  # type: ignore[arg-type]
+        trusted = trusted_search(query["query"], limit=5, measure=measure, **common)  # type: ignore[arg-type]
+        relevant = relevant_keys(query, judged, set(keys))
+        before = [names.get(h.embedding_id, "?") for h in raw]
+        after = [names.get(h.hit.embedding_id, "?") for h in trusted.hits]
+        rows.append(
+            {
+                "id": query["id"],
+                "kind": query["kind"],
+                "query": query["query"],
+                "before_top5": before,
+                "after_top5": after,
+                "before_p5": sum(k in relevant for k in before) / 5 if relevant else None,
+                "after_p5": sum(k in relevant for k in after) / 5 if relevant else None,
+                "before_top_score": round(raw[0].score, 4) if raw else None,
+                "before_top1_right": bool(before) and before[0] in relevant,
+                "after_top1_right": bool(after) and after[0] in relevant,
+                "after_confident": trusted.confident,
+                "after_top_confidence": trusted.hits[0].confidence if trusted.hits else None,
+                "notes": trusted.notes,
+            }
+        )
+    pairs = []
+    for pair in judged["pairs"]:
+        if split != "all" and pair["split"] != split:
+            continue
+        embedding_id = keys[item_key(pair["item"])]
+        vector = workspace.vector_index.reconstruct([embedding_id])[0]
+        raw_scores = workspace.embedder.embed_texts([pair["better"], pair["worse"]]) @ vector
+        after_scores = [
+            score_query_on(text, [embedding_id], measure=measure, **common)[0][1]  # type: ignore[arg-type]
+            for text in (pair["better"], pair["worse"])
+        ]
+        pairs.append(
+            {
+                "id": pair["id"],
+                "item": pair["item"],
+                "better": pair["better"],
+                "worse": pair["worse"],
+                "before": [round(float(s), 4) for s in raw_scores],
+                "after": [round(float(s), 4) for s in after_scores],
+                "before_right": bool(raw_scores[0] > raw_scores[1] + 1e-4),
+                "after_right": bool(after_scores[0] > after_scores[1] + 1e-4),
+            }
+        )
+    objects = object_accuracy(workspace)
+    workspace.close()
+    absent = [r for r in rows if r["kind"] == "absent"]
+    present = [r for r in rows if r["kind"] in PRESENT_KINDS]
+
+    def mean(values: list[float]) -> float | None:
+        return round(float(np.mean(values)), 3) if values else None
+
+    summary = {
+        "split": split,
+        "queries": len(rows),
+        "absent_queries": len(absent),
+        "present_queries": len(present),
+        "pairs": len(pairs),
+        "absent_abstained_before": 0.0,  # plain search always answers
+        "absent_abstained_after": mean([float(not r["after_confident"]) for r in absent]),
+        "present_confident_before": 1.0,
+        "present_confident_after": mean([float(r["after_confident"]) for r in present]),
+        "answers_right_before": mean([float(r["before_top1_right"]) for r in present]),
+        "answers_right_after": mean(
+            [float(r["after_top1_right"]) for r in present if r["after_confident"]]
+        ),
+        "p5_before": mean([r["before_p5"] for r in present]),
+        "p5_after": mean([r["after_p5"] for r in present]),
+        "pairs_right_before": mean([float(p["before_right"]) for p in pairs]),
+        "pairs_right_after": mean([float(p["after_right"]) for p in pairs]),
+        "object_zero_shot_accuracy": objects["zero_shot"],
+        "object_detector_accuracy": objects["detector"],
+        "judged_objects": objects["objects"],
+        "archive_build_s": round(build_s, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared, loaded)",
+    }
+    return {"summary": summary, "queries": rows, "pairs": pairs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=("dev", "heldout", "all"), default="heldout")
+    parser.add_argument("--cache", type=Path, default=Path(".cache/trust"))
+    parser.add_argument("--json", type=Path, help="Write the full report here.")
+    parser.add_argument("--verbose", action="store_true", help="Print every query and pair.")
+    args = parser.parse_args()
+    report = run(args.split, args.cache)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if args.verbose:
+        for row in report["queries"]:
+            print(
+                f"{row['id']:4} {row['kind']:10} conf={row['after_confident']!s:5} "
+                f"top={row['after_top_confidence']} p5 {row['before_p5']}->{row['after_p5']}  "
+                f"{row['query']!r}  after={row['after_top5'][:3]}"
+            )
+        for pair in report["pairs"]:
+            print(
+                f"{pair['id']:4} {pair['item']:24} {pair['better']!r} vs {pair['worse']!r}: "
+                f"before {pair['before']} after {pair['after']}"
+            )
+    summary = report["summary"]
+    print(f"split {summary['split']}: {summary['queries']} queries, {summary['pairs']} pairs")
+    print(f"{'figure':42} {'before':>8} {'after':>8}")
+    for label, key in (
+        ("absent queries: no confident match", "absent_abstained"),
+        ("present queries answered confidently", "present_confident"),
+        ("confident answers whose top hit is right", "answers_right"),
+        ("P@5 on present queries", "p5"),
+        ("pairs ranked the right way", "pairs_right"),
+    ):
+        print(f"{label:42} {summary[key + '_before']!s:>8} {summary[key + '_after']!s:>8}")
+    print(
+        f"vtest objects ({summary['judged_objects']} judged): zero-shot accuracy "
+        f"{summary['object_zero_shot_accuracy']}, "
+        f"detector class {summary['object_detector_accuracy']}"
+    )
+    print(summary["machine"])
+
+
+if __name__ == "__main__":
+    main()
