@@ -35,7 +35,8 @@ from vigil.catalog.attributes_store import (
     store_object_colours,
 )
 from vigil.catalog.store import Catalog
-from vigil.errors import InvalidInputError
+from vigil.errors import CorruptMediaError, ImageTooLargeError, InvalidInputError
+from vigil.sources.images import read_image
 
 MIN_SHARE = 0.05  # shares below this are dropped before storing (noise)
 _INNER = 0.6  # central share of the crop's width and height that is measured
@@ -179,8 +180,8 @@ def colour_regions(colours: ObjectColours) -> dict[str, dict[str, float]]:
 
 
 def _read_rgb(path: Path) -> np.ndarray | None:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        return None  # thumbnail lost: nothing to measure (the attribute stays unknown)
-    rgb: np.ndarray = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return rgb
+    """A stored thumbnail through the one guarded decoder; None when lost or unreadable."""
+    try:
+        return read_image(path)
+    except (CorruptMediaError, ImageTooLargeError):
+        return None  # nothing to measure: the attribute stays unknown
