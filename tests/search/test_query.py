@@ -85,6 +85,7 @@ def test_contradictions_are_named() -> None:
         ("a turquoise car", "unknown_colours", ("turquoise",)),
         ("一只猫", "semantic", "a cat"),
         ("一只鸭嘴兽", "untranslated", ("鸭嘴兽",)),  # platypus: not in the lexicon
+        ("more than 99999999999999999999999 cars", "counts", ()),  # not a count
     ],
 )
 def test_bad_and_unusual_input(query: str, field: str, expected: object) -> None:

@@ -516,7 +516,7 @@ def _colour(token: str) -> str | None:
 
 
 def _number(token: str) -> int | None:
-    if token.isdigit():
+    if token.isdigit() and len(token) <= 6:  # "999999999999999999999 cars" is not a count
         return int(token)
     return _NUMBERS.get(token)
 
