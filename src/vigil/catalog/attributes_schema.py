@@ -1,6 +1,6 @@
 """ORM tables of colour and brightness attributes (``structure.attributes``).
 
-Created only by revision ``attributes_0001`` (``migrations/versions/0007_attributes.py``);
+Created only by revision ``attributes_0001`` (``migrations/versions/attributes_0001_colours.py``);
 keep both in step. One row per object and per frame, deleted with it.
 """
 
