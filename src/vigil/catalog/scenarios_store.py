@@ -448,6 +448,8 @@ class StoredLabel:
     model_id: str | None
     human_label: str | None
     annotator: str | None
+    source_id: int = 0  # with frame_index: where export decodes the full-resolution frame
+    frame_index: int = 0
 
     @property
     def label(self) -> str:
@@ -540,6 +542,8 @@ def stored_labels(catalog: Catalog, scope: LabelScope) -> list[StoredLabel]:
                 model_id=made.model_id if made is not None else None,
                 human_label=human.label if human is not None else None,
                 annotator=human.annotator if human is not None else None,
+                source_id=source.id,
+                frame_index=frame.frame_index,
             )
         )
     return labels

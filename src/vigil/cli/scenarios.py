@@ -244,9 +244,19 @@ def scenario_export_labels(
     context: typer.Context,
     name: Annotated[str, typer.Argument(help="Scenario name.")],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="File (csv, coco) or folder (yolo).")
+        Path,
+        typer.Option(
+            "--output", "-o", help="File (csv; coco may name its .json) or folder (the others)."
+        ),
     ],
-    format: Annotated[str, typer.Option("--format", "-f", help="csv, coco or yolo.")] = "csv",
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="csv; coco or yolo (object scenarios); classification (a folder per class).",
+        ),
+    ] = "csv",
     version: Annotated[int | None, typer.Option(help="Version (default: newest).")] = None,
 ) -> None:
     """Export labels (human labels override machine labels); anomaly scenarios: CSV with scores."""
