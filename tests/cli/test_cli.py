@@ -79,6 +79,40 @@ def test_duplicate_source_name_is_refused(run, vtest_path: Path) -> None:  # typ
     assert len(json.loads(run("source", "list", "--json"))) == 1
 
 
-def test_models_list_names_the_auto_choice(run) -> None:  # type: ignore[no-untyped-def]
-    output = run("models", "list")
+def test_embedders_list_names_the_auto_choice(run) -> None:  # type: ignore[no-untyped-def]
+    output = run("embedders", "list")
     assert "fake" in output and "auto picks:" in output
+    assert run("models", "list") == output  # the old name still works (hidden)
+    listed = [line.split()[1] for line in run("--help").splitlines() if line.startswith("│ ")]
+    assert "embedders" in listed and "model" in listed and "models" not in listed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("search", ""), "query must not be empty"),
+        (("search", "a person", "--source", "walkwya"), "did you mean 'walkway'?"),
+        (("search", "--image", "/nonexistent.jpg"), "no such file"),
+        (("search", "x", "--since", "yesterday"), "ISO 8601"),
+    ],
+)
+def test_arguments_are_checked_before_any_model_loads(  # type: ignore[no-untyped-def]
+    run, vtest_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], message: str
+) -> None:
+    run("source", "add", str(vtest_path), "--name", "walkway")
+
+    def no_model(*_: object, **__: object) -> None:
+        raise AssertionError("a model was loaded before the arguments were checked")
+
+    monkeypatch.setattr("vigil.workspace.create_embedder", no_model)
+    output = run(*args, code=1)
+    assert "error:" in output and message in output
+
+
+def test_an_empty_filtered_search_says_which_filter(run, vtest_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("source", "add", str(vtest_path), "--name", "walkway")
+    assert "no frames indexed yet ('vigil index' first)" in run("search", "people")
+    run("index", "--interval", "8", "--dedup", "0")
+    output = run("search", "people", "--since", "2026-11-23T08:00:00+00:00")
+    assert "10 frames are indexed, but the filters exclude them all" in output
+    assert "frames of video files have none" in output

@@ -84,10 +84,17 @@ def test_distill_then_list_show_export(run: Run, tmp_path: Path) -> None:
     assert "item_ids" not in shown["snapshot"]
     exported = Path(run("model", "export", "1", str(tmp_path)).strip())
     assert exported == tmp_path / "walkway-v1-r1-float.onnx" and exported.stat().st_size > 0
+    # The README's './edge/' is a folder, with or without the slash; only '.onnx' names a file.
+    for folder in (f"{tmp_path / 'edge'}/", str(tmp_path / "edge2")):
+        into = Path(run("model", "export", "1", folder).strip())
+        assert into == Path(folder) / "walkway-v1-r1-float.onnx" and into.is_file()
+    named = Path(run("model", "export", "1", str(tmp_path / "small.onnx")).strip())
+    assert named == tmp_path / "small.onnx" and named.is_file()
 
 
 def test_cli_errors_are_one_clear_line(run: Run) -> None:
     assert "no registered model 'ghost'" in run("model", "show", "ghost", code=1)
+    assert "did you mean 'walkway'?" in run("distill", "walkwya", code=1)
     assert "no scenario named 'fire'" in run("distill", "fire", code=1)
 
 

@@ -37,6 +37,7 @@ from vigil.catalog.schema import (
 from vigil.catalog.store import Catalog
 from vigil.catalog.types import ItemKind, LabelScope, StoredScenario
 from vigil.errors import InvalidInputError, NotFoundError
+from vigil.names import did_you_mean
 
 
 def _decode(blobs: Sequence[bytes]) -> np.ndarray:
@@ -104,7 +105,9 @@ def _scenario_row(session: Session, name: str) -> ScenarioRow:
     row = session.scalar(select(ScenarioRow).where(ScenarioRow.name == name))
     if row is None:
         known = session.scalars(select(ScenarioRow.name).order_by(ScenarioRow.name)).all()
-        raise NotFoundError(f"no scenario named {name!r}; known: {list(known) or 'none'}")
+        raise NotFoundError(
+            f"no scenario named {name!r}{did_you_mean(name, known)}; known: {list(known) or 'none'}"
+        )
     return row
 
 

@@ -8,7 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from vigil.errors import VigilError
+from vigil.errors import InvalidInputError, VigilError
 from vigil.settings import Settings
 from vigil.workspace import Workspace
 
@@ -46,3 +46,14 @@ def open_workspace(context: typer.Context) -> Workspace:
 def id_or_name(text: str) -> int | str:
     """A CLI argument that names a source, model or item by number or by name."""
     return int(text) if text.isdigit() else text
+
+
+def item_id(text: str, kind: str) -> int:
+    """A frame or object id as the CLI prints it (``frame:12``) or bare (``12``)."""
+    prefix, separator, number = text.partition(":")
+    if separator and prefix != kind:
+        raise InvalidInputError(f"expected a {kind} id such as {kind}:12, got {text!r}")
+    digits = number if separator else text
+    if not digits.isdigit():
+        raise InvalidInputError(f"expected a {kind} id such as {kind}:12 or 12, got {text!r}")
+    return int(digits)

@@ -26,9 +26,14 @@ app = typer.Typer(
 source_app = typer.Typer(
     help="Register, list and remove cameras and archives.", no_args_is_help=True
 )
-models_app = typer.Typer(help="Inspect the image-text models Vigil can use.", no_args_is_help=True)
+embedders_app = typer.Typer(
+    help="The big image-text models (embedders) Vigil can use; distilled ones: 'vigil model'.",
+    no_args_is_help=True,
+)
 app.add_typer(source_app, name="source")
-app.add_typer(models_app, name="models")
+app.add_typer(embedders_app, name="embedders")
+# The old name, one letter from 'vigil model' (distilled models): kept so scripts still run.
+app.add_typer(embedders_app, name="models", hidden=True)
 
 
 @app.callback()
@@ -285,9 +290,9 @@ def index(
             )
 
 
-@models_app.command("list")
+@embedders_app.command("list")
 @friendly_errors
-def models_list(context: typer.Context) -> None:
+def embedders_list(context: typer.Context) -> None:
     """Show registered embedders, whether each can load here, and which 'auto' picks."""
     from vigil.embedders.base import embedder_entries
 

@@ -1,8 +1,8 @@
 """``vigil distill SCENARIO`` and ``vigil model list|show|export``: the model factory.
 
 Thin: each command calls one ``Workspace`` method and prints its result; library
-errors become one line and exit status 1 (``friendly_errors``). ``vigil models``
-(plural) lists the image-text embedders and is unrelated.
+errors become one line and exit status 1 (``friendly_errors``). ``vigil embedders``
+lists the big image-text models and is unrelated.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import typer
 from vigil.cli.common import friendly_errors, id_or_name, open_workspace
 
 model_app = typer.Typer(
-    help="Small models distilled per scenario: list, show and export them.",
+    help="Small ONNX models distilled per scenario: list, show and export them "
+    "(the big image-text models: 'vigil embedders').",
     no_args_is_help=True,
 )
 
@@ -105,7 +106,9 @@ def model_show(
 def model_export(
     context: typer.Context,
     model: Annotated[str, typer.Argument(help="Model id or name.")],
-    destination: Annotated[Path, typer.Argument(help="File or folder to copy the ONNX to.")],
+    destination: Annotated[
+        Path, typer.Argument(help="Folder to copy MODEL-NAME.onnx into, or a FILE.onnx.")
+    ],
 ) -> None:
     """Copy a ready model's ONNX file (preprocessing and classes in its metadata)."""
     with open_workspace(context) as workspace:

@@ -79,6 +79,12 @@ def run(
     webhook: Annotated[
         list[str] | None, typer.Option(help="Webhook URL events are POSTed to (repeatable).")
     ] = None,
+    mqtt: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="MQTT broker HOST[:PORT] events are published to, Frigate-style (repeatable)."
+        ),
+    ] = None,
     event_class: Annotated[
         list[str] | None,
         typer.Option("--class", help="Only these classes raise events (default: all)."),
@@ -89,7 +95,10 @@ def run(
     health_every: Annotated[float, typer.Option(help="Seconds between health lines.")] = 5.0,
 ) -> None:
     """Run scenario models on sources; store events, send alerts, print health."""
-    with _workspace(context, rate_fps=rate, webhooks=webhook or None) as workspace:
+    brokers = [b if b.startswith("mqtt://") else f"mqtt://{b}" for b in mqtt or []]
+    with _workspace(
+        context, rate_fps=rate, webhooks=webhook or None, mqtt_brokers=brokers or None
+    ) as workspace:
         sources: list[int | str] = [int(s) if s.isdigit() else s for s in source]
         runner = workspace.runner(model, sources, classes=event_class, realtime=not archive)
         if runner.interrupted:
