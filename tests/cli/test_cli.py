@@ -42,6 +42,10 @@ def test_source_index_search_round_trip(run, vtest_path: Path, tmp_path: Path) -
     assert "added source 1 'walkway' (video)" in output
     listed = json.loads(run("source", "list", "--json"))
     assert listed[0]["site"] == "campus" and listed[0]["metadata"] == {"floor": "0"}
+    header, row = run("source", "list").splitlines()
+    assert header.split() == ["id", "name", "kind", "site", "position", "location"]
+    assert row.split()[:4] == ["1", "walkway", "video", "campus"]
+    assert row.endswith(str(vtest_path))  # never truncated: paths stay copyable
     output = run("index", "--interval", "4", "--dedup", "0")
     assert "walkway: 20 new frames" in output
     sheet = tmp_path / "sheet.jpg"
@@ -82,6 +86,7 @@ def test_duplicate_source_name_is_refused(run, vtest_path: Path) -> None:  # typ
 def test_embedders_list_names_the_auto_choice(run) -> None:  # type: ignore[no-untyped-def]
     output = run("embedders", "list")
     assert "fake" in output and "auto picks:" in output
+    assert output.splitlines()[0].split() == ["name", "available", "priority", "what"]
     assert run("models", "list") == output  # the old name still works (hidden)
     listed = [line.split()[1] for line in run("--help").splitlines() if line.startswith("│ ")]
     assert "embedders" in listed and "model" in listed and "models" not in listed

@@ -15,6 +15,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.runtime.test_alerts import new_event, settings, store  # noqa: F401  (fixture)
 from vigil.errors import InvalidInputError
@@ -78,7 +79,7 @@ class Subscriber:
     def __init__(self, port: int, topic: str = "vigil/events") -> None:
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         subscribed = queue.Queue[int]()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
         self.client.on_message = lambda _c, _u, message: self.messages.put(
             json.loads(message.payload)
         )

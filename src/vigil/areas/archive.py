@@ -327,7 +327,12 @@ class Archive:
         return member_hits(self.context.catalog, report, report.clusters[label])
 
     def evaluate_retrieval(
-        self, *, dataset: str = "fashion-mnist", per_class: int = 50, seed: int = 0
+        self,
+        *,
+        dataset: str = "fashion-mnist",
+        per_class: int = 50,
+        seed: int = 0,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> RetrievalReport:
         """Recall@k / precision@k / mAP of the active model; image vectors cached in home/cache."""
         from vigil.evaluation.retrieval import evaluate_retrieval
@@ -338,4 +343,5 @@ class Archive:
             per_class=per_class,
             seed=seed,
             cache_dir=self.context.home / "cache",
+            on_progress=on_progress,
         )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import ParamSpec, TypeVar
 
 import typer
@@ -57,3 +59,35 @@ def item_id(text: str, kind: str) -> int:
     if not digits.isdigit():
         raise InvalidInputError(f"expected a {kind} id such as {kind}:12 or 12, got {text!r}")
     return int(digits)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """An ``on_progress(done, total)`` callback drawing a bar on stderr (long commands)."""
+    from tqdm import tqdm
+
+    bar: tqdm[None] | None = None
+
+    def show(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield show
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """The one table style of every ``list`` command: a header, columns padded to fit,
+    two spaces apart, nothing truncated (paths and URLs stay whole for copy and paste)."""
+    cells = [[str(h) for h in headers], *[["-" if v is None else str(v) for v in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        typer.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )

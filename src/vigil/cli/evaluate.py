@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vigil.cli.common import friendly_errors
+from vigil.cli.common import friendly_errors, progress_bar
+from vigil.errors import InvalidInputError
 from vigil.evaluation.retrieval import KS, RetrievalReport
 from vigil.settings import Settings
 from vigil.workspace import Workspace
@@ -41,8 +42,15 @@ def eval_retrieval(
         settings = settings.model_copy(
             update={"embedder": settings.embedder.model_copy(update={"name": model})}
         )
-    with Workspace.open(settings) as workspace:
-        report = workspace.evaluate_retrieval(dataset=dataset, per_class=per_class, seed=seed)
+    if per_class < 2:  # checked here too: before minutes of model loading, not after
+        raise InvalidInputError(
+            f"per_class must be >= 2 (image->image needs a pair), got {per_class}"
+        )
+    with Workspace.open(settings) as workspace, progress_bar("embedding", "images") as show:
+        typer.echo(f"loading the image model ({settings.embedder.name})...", err=True)
+        report = workspace.evaluate_retrieval(
+            dataset=dataset, per_class=per_class, seed=seed, on_progress=show
+        )
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(report.to_json() + "\n")

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.common import friendly_errors, id_or_name, open_workspace
+from vigil.cli.common import friendly_errors, id_or_name, open_workspace, print_table
 
 model_app = typer.Typer(
     help="Small ONNX models distilled per scenario: list, show and export them "
@@ -79,14 +79,21 @@ def model_list(
     if not records:
         typer.echo("no models yet: vigil distill SCENARIO")
         return
-    typer.echo("id\tname\tscenario\tkind\tstatus\tMB\taccuracy")
+    rows = []
     for record in records:
         accuracy = record.metrics.get("eval", {}).get("accuracy")
-        typer.echo(
-            f"{record.id}\t{record.name}\t{record.scenario} v{record.scenario_version}\t"
-            f"{record.kind}\t{record.status}\t{(record.size_bytes or 0) / 1e6:.2f}\t"
-            f"{'-' if accuracy is None else f'{accuracy:.3f}'}"
+        rows.append(
+            (
+                record.id,
+                record.name,
+                f"{record.scenario} v{record.scenario_version}",
+                record.kind,
+                record.status,
+                f"{(record.size_bytes or 0) / 1e6:.2f}",
+                None if accuracy is None else f"{accuracy:.3f}",
+            )
         )
+    print_table(("id", "name", "scenario", "kind", "status", "MB", "accuracy"), rows)
 
 
 @model_app.command("show")

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from vigil.catalog.types import EventQuery
-from vigil.cli.common import context_settings, friendly_errors
+from vigil.cli.common import context_settings, friendly_errors, print_table
 from vigil.errors import InvalidInputError
 from vigil.runtime.alerts import SECRET_PREFIX, workspace_webhook_secret
 from vigil.runtime.types import SourceHealth
@@ -145,16 +145,29 @@ def events_list(
             limit=limit,
         )
         found = workspace.runtime.events(query)
-    for event in found:
-        if as_json:
+    if as_json:
+        for event in found:
             typer.echo(json.dumps(event.to_dict()))
-            continue
-        ended = event.ended_at.isoformat(timespec="seconds") if event.ended_at else "-"
-        typer.echo(
-            f"{event.id:>6} {event.source_name:<16} {event.scenario}/{event.class_name:<14} "
-            f"{event.started_at.isoformat(timespec='seconds')} .. {ended} "
-            f"peak={event.peak_score:.2f} {event.status}"
-        )
+        return
+    if not found:
+        typer.echo("no events: 'vigil run --model ... --source ...' finds them")
+        return
+    print_table(
+        ("id", "source", "scenario", "class", "started", "ended", "peak", "status"),
+        [
+            (
+                e.id,
+                e.source_name,
+                e.scenario,
+                e.class_name,
+                e.started_at.isoformat(timespec="seconds"),
+                e.ended_at.isoformat(timespec="seconds") if e.ended_at else None,
+                f"{e.peak_score:.2f}",
+                e.status,
+            )
+            for e in found
+        ],
+    )
 
 
 @events_app.command("show")

@@ -12,7 +12,7 @@ import typer
 
 from vigil.catalog.api_store import ApiStore, Role
 from vigil.catalog.store import Catalog
-from vigil.cli.common import context_settings, friendly_errors
+from vigil.cli.common import context_settings, friendly_errors, print_table
 from vigil.settings import Settings
 
 keys_app = typer.Typer(help="Create, list and revoke REST API keys.", no_args_is_help=True)
@@ -97,9 +97,20 @@ def key_list(context: typer.Context) -> None:
         keys = store.list_keys()
     if not keys:
         typer.echo("no API keys: a loopback-only server lets local requests in")
-    for key in keys:
-        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
-        typer.echo(f"{key.id:>4}  {key.prefix}  {key.role!s:<6} {key.name:<24} {state}")
+        return
+    print_table(
+        ("id", "prefix", "role", "name", "state"),
+        [
+            (
+                k.id,
+                k.prefix,
+                k.role,
+                k.name,
+                f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active",
+            )
+            for k in keys
+        ],
+    )
 
 
 @keys_app.command("revoke")

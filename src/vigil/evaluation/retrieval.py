@@ -29,6 +29,7 @@ from vigil.errors import InvalidInputError
 from vigil.evaluation.datasets import LabeledImages, load_fashion_mnist
 
 KS = (1, 5, 10)
+PROGRESS_CHUNK = 64  # images embedded between two progress reports
 DATASETS: dict[str, Callable[..., LabeledImages]] = {"fashion-mnist": load_fashion_mnist}
 PROMPT_TEMPLATES = ("a photo of a {}.", "a black and white photo of a {}.", "a photo of the {}.")
 
@@ -178,8 +179,12 @@ def evaluate_retrieval(
     cache_dir: Path | None = None,
     templates: Sequence[str] = PROMPT_TEMPLATES,
     ks: Sequence[int] = KS,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> RetrievalReport:
-    """Embed a class-balanced test subset (cached per model and subset) and score both tasks."""
+    """Embed a class-balanced test subset (cached per model and subset) and score both tasks.
+
+    ``on_progress(done, total)`` is called as images are embedded (minutes on a CPU).
+    """
     if dataset not in DATASETS:
         raise InvalidInputError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
     if per_class < 2:
@@ -191,7 +196,7 @@ def evaluate_retrieval(
     if cache_dir is not None:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{embedder.model_id}--{dataset}")
         cache = cache_dir / f"retrieval-{safe}-test-{per_class}pc-seed{seed}.npz"
-    vectors, seconds, cached = _image_vectors(embedder, data, cache)
+    vectors, seconds, cached = _image_vectors(embedder, data, cache, on_progress)
     class_vectors = class_query_vectors(embedder, data.class_names, templates)
     text, image = score_tasks(vectors, data.labels, class_vectors, ks=ks)
     tasks = tuple(
@@ -213,7 +218,10 @@ def evaluate_retrieval(
 
 
 def _image_vectors(
-    embedder: Embedder, data: LabeledImages, cache: Path | None
+    embedder: Embedder,
+    data: LabeledImages,
+    cache: Path | None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, float, bool]:
     """Image vectors, read from ``cache`` when it holds this exact subset (same labels)."""
     if cache is not None and cache.exists():
@@ -225,7 +233,13 @@ def _image_vectors(
         except (OSError, KeyError, ValueError):
             pass  # unreadable or stale cache: embed again and overwrite it
     started = time.perf_counter()
-    vectors = embedder.embed_images(list(data.images))
+    images = list(data.images)
+    chunks = []
+    for start in range(0, len(images), PROGRESS_CHUNK):
+        chunks.append(embedder.embed_images(images[start : start + PROGRESS_CHUNK]))
+        if on_progress is not None:
+            on_progress(min(start + PROGRESS_CHUNK, len(images)), len(images))
+    vectors = np.concatenate(chunks) if chunks else embedder.embed_images(images)
     seconds = time.perf_counter() - started
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)

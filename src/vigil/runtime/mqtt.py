@@ -111,10 +111,9 @@ class MqttPublisher:
         client = self._clients.get(address)
         if client is None:
             import paho.mqtt.client as mqtt
+            from paho.mqtt.enums import CallbackAPIVersion
 
-            client = mqtt.Client(
-                mqtt.CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv311
-            )
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv311)
             client.connect(address[0], address[1], keepalive=30)
             client.loop_start()
             self._clients[address] = client

@@ -15,7 +15,8 @@ function render(answer) {
   results.replaceChildren(...answer.hits.map((hit) => el("div", { class: "card hit", "data-frame": hit.frame_id },
     el("img", { src: hit.thumbnail_url, alt: `${hit.source} at ${fmtTime(hit.media_time)}`, loading: "lazy" }),
     el("div", { class: "meta" },
-      el("span", {}, el("b", {}, hit.source), ` ${fmtTime(hit.media_time)} · ${hit.score.toFixed(3)}`),
+      el("span", {}, el("b", {}, hit.source), ` ${fmtTime(hit.media_time)} · ${hit.score.toFixed(3)} · `,
+        el("code", { class: "item-id", title: "Catalog id, as in YAML examples and the CLI" }, `frame:${hit.frame_id}`)),
       el("button", { type: "button", class: "more", title: "Frames that look like this one",
         onclick: () => similar(hit.frame_id) }, "More like this")),
   )));
