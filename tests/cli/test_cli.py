@@ -99,6 +99,7 @@ def test_embedders_list_names_the_auto_choice(run) -> None:  # type: ignore[no-u
         (("search", "a person", "--source", "walkwya"), "did you mean 'walkway'?"),
         (("search", "--image", "/nonexistent.jpg"), "no such file"),
         (("search", "x", "--since", "yesterday"), "ISO 8601"),
+        (("search", "x", "--objects", "--class", "persn"), "did you mean 'person'?"),
     ],
 )
 def test_arguments_are_checked_before_any_model_loads(  # type: ignore[no-untyped-def]

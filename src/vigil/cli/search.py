@@ -173,6 +173,17 @@ def search(
         raise InvalidInputError("search query must not be empty")
     if image is not None and not image.is_file():
         raise InvalidInputError(f"cannot read the query image {image}: no such file")
+    if class_name:  # an unknown class would match nothing, silently: say so instead
+        from vigil.embedders.concept_bridge import load_coco_classes
+        from vigil.names import did_you_mean
+
+        known = sorted({coco.name for coco in load_coco_classes().values()})
+        for name in class_name:
+            if name not in known:
+                raise InvalidInputError(
+                    f"--class {name!r} is not a COCO class the detector knows"
+                    f"{did_you_mean(name, known)}"
+                )
     like_frame_id = item_id(like_frame, "frame") if like_frame is not None else None
     like_object_id = item_id(like_object, "object") if like_object is not None else None
     if tracks:  # -- tracks (vigil.cli.tracks) --
