@@ -56,6 +56,11 @@ def find_sample() -> Path | None:
     return None
 
 
+def sample_video() -> Path:
+    """The clip's path for benches and scripts: wherever it is, else where set-up puts it."""
+    return find_sample() or default_cache() / SAMPLE_NAME
+
+
 def fetch_from_debian(folder: Path, *, workdir: Path | None = None) -> Path:
     """Download ``opencv-doc`` and extract only the clip into ``folder``.
 
