@@ -18,10 +18,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.runtime.test_alerts import new_event, settings, store  # noqa: F401  (fixture)
+from vigil.catalog.events_store import EventStore
 from vigil.errors import InvalidInputError
 from vigil.runtime.alerts import AlertDispatcher
 from vigil.runtime.mqtt import broker_address
-from vigil.runtime.store import EventStore
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
