@@ -110,7 +110,7 @@ def test_arguments_are_checked_before_any_model_loads(  # type: ignore[no-untype
     def no_model(*_: object, **__: object) -> None:
         raise AssertionError("a model was loaded before the arguments were checked")
 
-    monkeypatch.setattr("vigil.workspace.create_embedder", no_model)
+    monkeypatch.setattr("vigil.context.create_embedder", no_model)
     output = run(*args, code=1)
     assert "error:" in output and message in output
 
