@@ -271,7 +271,10 @@ class EventRecorder:
             peak_at=_utc(track.peak_at),
             frames=track.frames,
             thumbnail_path=opened.thumbnail,
-            media={"peak": events.media(track.peak_at), "last_seen": events.media(track.last_above)},
+            media={
+                "peak": events.media(track.peak_at),
+                "last_seen": events.media(track.last_above),
+            },
             targets=self.targets if announce else (),
         )
         opened.saved_at = t
