@@ -23,8 +23,10 @@ from pathlib import Path
 
 import httpx
 
+from vigil.sources.sample_data import sample_video
+
 REPO = Path(__file__).resolve().parents[1]
-VTEST = Path(os.environ.get("VIGIL_SHARED_DATA", REPO.parent / "shared" / "data")) / "vtest.avi"
+VTEST = sample_video()
 QUERIES = ["person", "people walking", "a bicycle", "a car", "a backpack", "grass", "a bench"]
 
 

@@ -17,15 +17,16 @@ Two measurements, both in throw-away workspaces:
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from vigil.sources.sample_data import sample_video
+
 REPO = Path(__file__).resolve().parents[1]
-VTEST = Path(os.environ.get("VIGIL_SHARED_DATA", REPO.parent / "shared" / "data")) / "vtest.avi"
+VTEST = sample_video()
 SPEC = {
     "name": "walkway-crowding",
     "classes": [

@@ -28,11 +28,10 @@ import av
 
 from vigil.settings import SamplingSettings
 from vigil.sources import SourceKind, SourceSpec, open_frames, sample_frames
+from vigil.sources.sample_data import sample_video
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_VIDEO = (
-    Path(os.environ.get("VIGIL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")) / "vtest.avi"
-)
+DEFAULT_VIDEO = sample_video()
 THRESHOLDS = (0.0, 0.01, 0.03, 0.05)
 
 

@@ -26,11 +26,10 @@ import av
 import numpy as np
 
 from vigil.embedders.concept_bridge import ConceptBridgeEmbedder
+from vigil.sources.sample_data import sample_video
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_VIDEO = (
-    Path(os.environ.get("VIGIL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")) / "vtest.avi"
-)
+DEFAULT_VIDEO = sample_video()
 
 # One prompt per gallery image (what is visibly there), then prompts for things that are
 # absent or outside the vocabulary (actions, attributes, time of day).

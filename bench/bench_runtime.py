@@ -53,11 +53,10 @@ from vigil.embedders.base import create_embedder  # noqa: E402
 from vigil.runtime.runner import Runner  # noqa: E402
 from vigil.runtime.scorers import OnnxScorer, Scorer, ZeroShotScorer  # noqa: E402
 from vigil.settings import EmbedderSettings, RuntimeSettings, Settings  # noqa: E402
+from vigil.sources.sample_data import sample_video  # noqa: E402
 from vigil.workspace import Workspace  # noqa: E402
 
-DEFAULT_VIDEO = (
-    Path(os.environ.get("VIGIL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")) / "vtest.avi"
-)
+DEFAULT_VIDEO = sample_video()
 RATE = 2.0
 WARMUP_S = 3.0
 MIN_FPS = 1.9

@@ -11,8 +11,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def shared_data_dir() -> Path:
-    """The read-only real data folder that sits beside the checkout (see shared/DATA.md)."""
-    return Path(os.environ.get("VIGIL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+    """The real data folder: ``VIGIL_SHARED_DATA``, else ``../shared/data`` beside the checkout,
+    else ``.cache/data`` where scripts/setup fetches the clip in a bare clone (see shared/DATA.md).
+    """
+    if os.environ.get("VIGIL_SHARED_DATA"):
+        return Path(os.environ["VIGIL_SHARED_DATA"])
+    beside = REPO_ROOT.parent / "shared" / "data"
+    if (beside / "vtest.avi").is_file():
+        return beside
+    return REPO_ROOT / ".cache" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -20,5 +27,5 @@ def vtest_path() -> Path:
     """Real surveillance clip: 768x576, 10 fps, 795 frames, pedestrians on a walkway."""
     path = shared_data_dir() / "vtest.avi"
     if not path.exists():
-        pytest.fail(f"real sample video missing: {path} (see shared/DATA.md)")
+        pytest.fail(f"real sample video missing: {path} (scripts/setup fetches it)")
     return path

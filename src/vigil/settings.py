@@ -246,6 +246,22 @@ class RuntimeSettings(BaseModel):
         ),
     )
     webhook_timeout_s: float = Field(5.0, gt=0, description="Per-request webhook timeout.")
+    mqtt_brokers: list[str] = Field(
+        default_factory=list,
+        description=(
+            "MQTT brokers (mqtt://HOST[:PORT]) every event is published to, in the shape of "
+            "Frigate's frigate/events messages (QoS 1, through the alert outbox)."
+        ),
+    )
+    mqtt_topic: str = Field("vigil/events", description="Topic the MQTT event messages go to.")
+    public_url: str | None = Field(
+        None,
+        description=(
+            "Base URL of this Vigil server as alert receivers reach it (e.g. "
+            "https://vigil.example.org); evidence links in alerts are absolute when set, "
+            "API paths otherwise."
+        ),
+    )
     max_attempts: int = Field(
         8, ge=1, le=100, description="Delivery attempts per alert before it is marked failed."
     )

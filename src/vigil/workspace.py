@@ -15,7 +15,7 @@ New code calls the handles (``ws.archive.search(...)``). The older flat names
 their first names, so existing callers keep working.
 
 >>> with Workspace.open(Settings(home=Path("vigil-data"))) as ws:  # doctest: +SKIP
-...     source = ws.sources.add("../shared/data/vtest.avi", name="walkway")
+...     source = ws.sources.add(".cache/data/vtest.avi", name="walkway")
 ...     ws.archive.index([source.id])
 ...     hits = ws.archive.search("a person walking", limit=5)
 """

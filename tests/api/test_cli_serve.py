@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -39,3 +44,24 @@ def test_serve_refuses_a_public_bind_without_keys(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "refusing to serve on 0.0.0.0" in result.stderr
+
+
+def test_serve_prints_its_url_once_it_listens(tmp_path: Path) -> None:
+    """The printed URL answers at once (port 0: the real port is the one printed)."""
+    env = {**os.environ, "VIGIL_HOME": str(tmp_path / "home"), "VIGIL_EMBEDDER__NAME": "fake"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "vigil.cli.main", "serve", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as server:
+        try:
+            assert server.stderr is not None
+            line = server.stderr.readline()
+            found = re.search(r"console: (http://127\.0\.0\.1:(\d+)/)", line)
+            assert found and int(found.group(2)) > 0, line
+            response = httpx.get(found.group(1) + "api/v1/status", timeout=10)
+            assert response.status_code == 200, response.text
+        finally:
+            server.terminate()
+            server.wait(timeout=30)

@@ -101,6 +101,8 @@ def test_search_for_people_shows_thumbnails_then_more_like_this(
     shot(p, "search-person.png")
 
     first_frame = cards.first.get_attribute("data-frame")
+    # The id a person copies into YAML or the CLI, in the one form used everywhere.
+    assert cards.first.locator(".item-id").inner_text() == f"frame:{first_frame}"
     cards.nth(3).locator("button.more").click()
     p.wait_for_url("**similar=*")
     p.wait_for_function("() => document.querySelector('#status').textContent.includes('frame ')")

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import supervision as sv
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import wait_for_job
@@ -53,6 +56,22 @@ def test_review_answer_and_export(scenario_client: TestClient) -> None:
     rows = {r["item"]: r for r in csv.DictReader(io.StringIO(exported.text))}
     assert rows[item["item"]]["human_label"] == "quiet" and rows[item["item"]]["origin"] == "human"
     assert "attachment" in exported.headers["content-disposition"]
+
+
+def test_every_export_format_over_rest(scenario_client: TestClient, tmp_path: Path) -> None:
+    """A frame scenario: classification as a zip that supervision loads; boxes refused."""
+    response = scenario_client.get(
+        "/api/v1/scenarios/crowd/export", params={"format": "classification"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        archive.extractall(tmp_path)
+    dataset = sv.ClassificationDataset.from_folder_structure(str(tmp_path))
+    assert sorted(dataset.classes) == ["crowd", "quiet"] and len(dataset) == 12
+    for fmt in ("coco", "yolo"):
+        refused = scenario_client.get("/api/v1/scenarios/crowd/export", params={"format": fmt})
+        assert refused.status_code == 422 and "classification" in refused.text
 
 
 @pytest.mark.parametrize(

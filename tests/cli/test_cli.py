@@ -42,6 +42,10 @@ def test_source_index_search_round_trip(run, vtest_path: Path, tmp_path: Path) -
     assert "added source 1 'walkway' (video)" in output
     listed = json.loads(run("source", "list", "--json"))
     assert listed[0]["site"] == "campus" and listed[0]["metadata"] == {"floor": "0"}
+    header, row = run("source", "list").splitlines()
+    assert header.split() == ["id", "name", "kind", "site", "position", "location"]
+    assert row.split()[:4] == ["1", "walkway", "video", "campus"]
+    assert row.endswith(str(vtest_path))  # never truncated: paths stay copyable
     output = run("index", "--interval", "4", "--dedup", "0")
     assert "walkway: 20 new frames" in output
     sheet = tmp_path / "sheet.jpg"
@@ -79,6 +83,42 @@ def test_duplicate_source_name_is_refused(run, vtest_path: Path) -> None:  # typ
     assert len(json.loads(run("source", "list", "--json"))) == 1
 
 
-def test_models_list_names_the_auto_choice(run) -> None:  # type: ignore[no-untyped-def]
-    output = run("models", "list")
+def test_embedders_list_names_the_auto_choice(run) -> None:  # type: ignore[no-untyped-def]
+    output = run("embedders", "list")
     assert "fake" in output and "auto picks:" in output
+    assert output.splitlines()[0].split() == ["name", "available", "priority", "what"]
+    assert run("models", "list") == output  # the old name still works (hidden)
+    listed = [line.split()[1] for line in run("--help").splitlines() if line.startswith("│ ")]
+    assert "embedders" in listed and "model" in listed and "models" not in listed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("search", ""), "query must not be empty"),
+        (("search", "a person", "--source", "walkwya"), "did you mean 'walkway'?"),
+        (("search", "--image", "/nonexistent.jpg"), "no such file"),
+        (("search", "x", "--since", "yesterday"), "ISO 8601"),
+        (("search", "x", "--objects", "--class", "persn"), "did you mean 'person'?"),
+    ],
+)
+def test_arguments_are_checked_before_any_model_loads(  # type: ignore[no-untyped-def]
+    run, vtest_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], message: str
+) -> None:
+    run("source", "add", str(vtest_path), "--name", "walkway")
+
+    def no_model(*_: object, **__: object) -> None:
+        raise AssertionError("a model was loaded before the arguments were checked")
+
+    monkeypatch.setattr("vigil.context.create_embedder", no_model)
+    output = run(*args, code=1)
+    assert "error:" in output and message in output
+
+
+def test_an_empty_filtered_search_says_which_filter(run, vtest_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("source", "add", str(vtest_path), "--name", "walkway")
+    assert "no frames indexed yet ('vigil index' first)" in run("search", "people")
+    run("index", "--interval", "8", "--dedup", "0")
+    output = run("search", "people", "--since", "2026-11-23T08:00:00+00:00")
+    assert "10 frames are indexed, but the filters exclude them all" in output
+    assert "frames of video files have none" in output

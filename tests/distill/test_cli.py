@@ -18,10 +18,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from vigil.cli.main import app
+from vigil.runtime.scorers import OnnxScorer
 from vigil.scenarios.spec import spec_from_dict
 from vigil.settings import EmbedderSettings, SamplingSettings, Settings
 from vigil.workspace import Workspace
@@ -72,7 +75,7 @@ def run(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
     yield invoke
 
 
-def test_distill_then_list_show_export(run: Run, tmp_path: Path) -> None:
+def test_distill_then_list_show_export(run: Run, home: Path, tmp_path: Path) -> None:
     assert "no models yet" in run("model", "list")
     out = run("distill", "walkway", "--prune", "0.5")
     assert "walkway-v1-r1-float" in out and "walkway-v1-r1-int8" in out and "report:" in out
@@ -84,10 +87,48 @@ def test_distill_then_list_show_export(run: Run, tmp_path: Path) -> None:
     assert "item_ids" not in shown["snapshot"]
     exported = Path(run("model", "export", "1", str(tmp_path)).strip())
     assert exported == tmp_path / "walkway-v1-r1-float.onnx" and exported.stat().st_size > 0
+    # The README's './edge/' is a folder, with or without the slash; only '.onnx' names a file.
+    for folder in (f"{tmp_path / 'edge'}/", str(tmp_path / "edge2")):
+        into = Path(run("model", "export", "1", folder).strip())
+        assert into == Path(folder) / "walkway-v1-r1-float.onnx" and into.is_file()
+    named = Path(run("model", "export", "1", str(tmp_path / "small.onnx")).strip())
+    assert named == tmp_path / "small.onnx" and named.is_file()
+    readme_example_runs_the_export(named, home, tmp_path)
+
+
+def readme_example(marker: str) -> str:
+    """The code block that follows ``<!-- readme-example: MARKER -->`` in the README."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    after = text.split(f"<!-- readme-example: {marker} -->", 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def readme_example_runs_the_export(model: Path, home: Path, tmp_path: Path) -> None:
+    """The README's plain-onnxruntime example, run as written, agrees with Vigil's scorer."""
+    script = tmp_path / "run_model.py"
+    script.write_text(readme_example("onnx"), encoding="utf-8")
+    assert len(script.read_text().splitlines()) <= 25
+    photo = sorted((home / "thumbs").rglob("*.jpg"))[3]  # a real vtest.avi frame
+    done = subprocess.run(
+        [sys.executable, str(script), str(model), str(photo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ""},  # nothing from Vigil
+    )
+    assert done.returncode == 0, done.stderr
+    name, probability = done.stdout.split()
+    with Image.open(photo) as opened:
+        pixels = np.asarray(opened.convert("RGB"))
+    scorer = OnnxScorer(model)
+    expected = scorer.score([pixels])[0]
+    assert name == scorer.class_names[int(expected.argmax())]
+    assert float(probability) == pytest.approx(float(expected.max()), abs=0.05)
 
 
 def test_cli_errors_are_one_clear_line(run: Run) -> None:
     assert "no registered model 'ghost'" in run("model", "show", "ghost", code=1)
+    assert "did you mean 'walkway'?" in run("distill", "walkwya", code=1)
     assert "no scenario named 'fire'" in run("distill", "fire", code=1)
 
 

@@ -65,6 +65,15 @@ def test_round_trip_keeps_the_card_and_the_model_still_runs(mean_colour_model: P
     card = _card()
     write_model_card(mean_colour_model, card)
     assert read_model_card(mean_colour_model) == card
+    # The input contract is spelled out for callers with nothing but onnxruntime.
+    meta = (
+        ort.InferenceSession(str(mean_colour_model), providers=["CPUExecutionProvider"])
+        .get_modelmeta()
+        .custom_metadata_map
+    )
+    assert (meta["vigil.layout"], meta["vigil.channel_order"]) == ("NCHW", "RGB")
+    assert float(meta["vigil.pixel_scale"]) == 255.0 and meta["vigil.input_size_order"] == "HW"
+    assert (meta["vigil.input_name"], meta["vigil.output_name"]) == (INPUT_NAME, OUTPUT_NAME)
 
     session = ort.InferenceSession(str(mean_colour_model), providers=["CPUExecutionProvider"])
     red = np.zeros((1, 3, 8, 8), np.float32)
@@ -100,8 +109,22 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path: Path, vtest_path: Path) ->
         ({"class_names": ("a", "a")}, "unique"),
         ({"input_size": (0, 8)}, "input_size"),
         ({"std": (0.5, 0.0, 0.5)}, "std > 0"),
+        ({"channel_order": "BGR"}, "unsupported input contract"),
+        ({"layout": "NHWC"}, "unsupported input contract"),
+        ({"pixel_scale": 1.0}, "unsupported input contract"),
     ],
 )
 def test_invalid_cards_are_refused(changes: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         _card(**changes)
+
+
+def test_a_card_from_before_the_contract_keys_still_reads() -> None:
+    """Models distilled before the layout/channel/scale keys followed the same contract."""
+    contract = ("layout", "channel_order", "pixel_scale", "input_size_order")
+    props = {
+        key: value
+        for key, value in _card().to_metadata().items()
+        if key.removeprefix("vigil.") not in {*contract, "input_name", "output_name"}
+    }
+    assert ModelCard.from_metadata(props) == _card()

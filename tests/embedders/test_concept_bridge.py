@@ -7,6 +7,8 @@ not an accuracy estimate.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -183,3 +185,32 @@ def test_bad_input_is_rejected(
 def test_non_default_recipe_gets_its_own_model_id() -> None:
     other = ConceptBridgeEmbedder(top_k=3, device="cpu")
     assert other.model_id != MODEL_ID and other.model_id.startswith(MODEL_ID)
+
+
+def test_text_queries_load_only_the_sentence_model(tmp_path: Path) -> None:
+    """A CLI text search needs MiniLM alone; the image side loads on first image."""
+    fresh = ConceptBridgeEmbedder(device="cpu", cache_dir=tmp_path)
+    query = fresh.embed_texts(["a person riding a bicycle"])
+    assert query.shape == (1, 384)
+    assert fresh._classifier_model is None and fresh._detector is None
+    assert fresh._concepts is None  # the 1,160 concept prompts were not embedded
+
+
+def test_concept_vectors_are_cached_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = ConceptBridgeEmbedder(device="cpu", cache_dir=tmp_path)
+    encoded = fresh._stored_concepts(fresh._prompts)
+    [stored] = tmp_path.glob("concepts-*.npy")
+    assert encoded.shape == (len(fresh._prompts), 384)
+
+    def no_encoding(texts: list[str]) -> np.ndarray:
+        raise AssertionError("the cached concept vectors were encoded again")
+
+    monkeypatch.setattr(fresh, "_encode", no_encoding)
+    np.testing.assert_array_equal(fresh._stored_concepts(fresh._prompts), encoded)
+    stored.write_bytes(b"damaged")  # a broken cache is only a slower start
+    monkeypatch.undo()
+    np.testing.assert_allclose(fresh._stored_concepts(fresh._prompts), encoded, atol=1e-6)
+    other = fresh._stored_concepts(fresh._prompts[:10])  # another vocabulary, another file
+    assert other.shape == (10, 384) and len(list(tmp_path.glob("concepts-*.npy"))) == 2

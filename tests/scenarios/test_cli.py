@@ -48,7 +48,9 @@ def test_scenario_commands_end_to_end(run: Run, tmp_path: Path) -> None:
     spec.write_text(SPEC)
     assert "scenario 'walkway' version 1 (2 classes" in run("scenario", "import", str(spec))
     assert "version 1" in run("scenario", "import", str(spec))  # unchanged: no new version
-    assert "walkway  v1  frames  crowd, empty" in run("scenario", "list")
+    header, row = run("scenario", "list").splitlines()  # the list commands' one table style
+    assert header.split() == ["name", "version", "labels", "classes"]
+    assert row.split() == ["walkway", "v1", "frames", "crowd,", "empty"]
     shown = run("scenario", "show", "walkway")
     assert shown.startswith("# version 1 of 1") and "negative_prompts" in shown
     exported = tmp_path / "out.yaml"
@@ -67,8 +69,12 @@ def test_scenario_commands_end_to_end(run: Run, tmp_path: Path) -> None:
     out = tmp_path / "labels.csv"
     assert "wrote" in run("scenario", "export-labels", "walkway", "-o", str(out))
     assert f"{item},walkway" in out.read_text()
-    run("scenario", "export-labels", "walkway", "-f", "yolo", "-o", str(tmp_path / "yolo"))
-    assert (tmp_path / "yolo" / "classes.txt").read_text() == "crowd\nempty\n"
+    refused = run("scenario", "export-labels", "walkway", "-f", "yolo", "-o", "y", code=1)
+    assert "labels whole frames" in refused and "'classification'" in refused
+    folder = tmp_path / "classes"
+    run("scenario", "export-labels", "walkway", "-f", "classification", "-o", str(folder))
+    assert sorted(p.name for p in folder.iterdir()) == ["crowd", "empty"]
+    assert (folder / "empty" / f"frame-{item.removeprefix('frame:')}.jpg").is_file()
 
     created = run("scenario", "create", "vans", "--class", "van", "--class", "person")
     assert "scenario 'vans' version 1: van, person" in created

@@ -161,5 +161,5 @@ def test_object_scenario_on_real_detections(
         for annotation in coco["annotations"]:
             x, y, w, h = annotation["bbox"]
             size = image[annotation["image_id"]]
-            assert not annotation["image_level"] and w > 0 and h > 0
+            assert w > 0 and h > 0 and annotation["id"] >= 1
             assert x + w <= size["width"] + 1e-6 and y + h <= size["height"] + 1e-6

@@ -160,10 +160,18 @@ class Scenarios:
     def export_labels(
         self, scenario: str, format: str, path: Path, *, version: int | None = None
     ) -> Path:
-        """Write a scenario's labels as csv, coco (JSON file) or yolo (folder)."""
-        from vigil.scenarios.export import export_labels
+        """Write a scenario's labels as csv, coco, yolo or classification (full-resolution)."""
+        from vigil.scenarios.export import export_labels, parse_format, source_pixels
         from vigil.scenarios.store import stored_labels
 
+        chosen = parse_format(format)  # a bad format is reported before anything is read
         record = self.get(scenario, version)
         labels = stored_labels(self.context.catalog, record)
-        return export_labels(labels, record, format, Path(path), home=self.context.home)
+        return export_labels(
+            labels,
+            record,
+            chosen,
+            Path(path),
+            home=self.context.home,
+            pixels=source_pixels(self.context.catalog, self.context.home),
+        )

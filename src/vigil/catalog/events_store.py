@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from vigil.catalog.db import guard, session_factories
@@ -84,8 +84,14 @@ class EventStore:
         peak_at: datetime,
         frames: int,
         thumbnail_path: str | None = None,
+        media: dict[str, float] | None = None,
+        targets: Sequence[str] = (),
     ) -> None:
-        """Record progress of an open event (a new peak, or its last sighting)."""
+        """Record progress of an open event (a new peak, or its last sighting).
+
+        With ``targets``, also queue one 'event.updated' alert per target (consumers
+        such as an MQTT bridge show the event's new best score while it lasts).
+        """
         values: dict[str, Any] = {
             "last_seen_at": last_seen_at,
             "peak_score": peak_score,
@@ -95,7 +101,17 @@ class EventStore:
         if thumbnail_path is not None:
             values["thumbnail_path"] = thumbnail_path
         with guard("update an event"), self._writes.begin() as session:
-            session.execute(update(EventRow).where(EventRow.id == event_id).values(**values))
+            row = session.get(EventRow, event_id)
+            if row is None:
+                raise NotFoundError(f"no event with id {event_id}")
+            for key, value in values.items():
+                setattr(row, key, value)
+            if media:
+                row.details_json = _with_media(row.details_json, media)
+            if targets:
+                session.flush()
+                record = _event(row, _source_name(session, row.source_id))
+                _enqueue(session, record, "event.updated", targets)
 
     def close_event(
         self,
@@ -108,6 +124,7 @@ class EventStore:
         thumbnail_path: str | None,
         strip_path: str | None,
         targets: Sequence[str],
+        media: dict[str, float] | None = None,
     ) -> EventRecord:
         """Close an event and queue one 'event.ended' alert per target."""
         with guard("close an event"), self._writes.begin() as session:
@@ -122,6 +139,8 @@ class EventStore:
             row.frames = frames
             row.thumbnail_path = thumbnail_path or row.thumbnail_path
             row.strip_path = strip_path
+            if media:
+                row.details_json = _with_media(row.details_json, media)
             session.flush()
             record = _event(row, _source_name(session, row.source_id))
             _enqueue(session, record, "event.ended", targets)
@@ -230,8 +249,28 @@ class EventStore:
             return [_delivery(row) for row in session.scalars(query).all()]
 
 
+def _with_media(details: dict[str, Any] | None, media: dict[str, float]) -> dict[str, Any]:
+    """Details with ``media_time_s`` (seconds into the source's media) merged in."""
+    merged = dict(details or {})
+    merged["media_time_s"] = {**merged.get("media_time_s", {}), **media}
+    return merged
+
+
 def _enqueue(session: Session, event: EventRecord, kind: str, targets: Sequence[str]) -> None:
-    payload = {"type": kind, "event": event.to_dict(), "queued_at": utcnow().isoformat()}
+    # 'before' is the event as the previous alert described it (None for the first), so a
+    # consumer sees what changed without keeping state: the shape of Frigate's events.
+    previous = session.scalar(
+        select(AlertDeliveryRow.payload_json)
+        .where(AlertDeliveryRow.event_id == event.id)
+        .order_by(AlertDeliveryRow.id.desc())
+        .limit(1)
+    )
+    payload = {
+        "type": kind,
+        "event": event.to_dict(),
+        "before": previous.get("event") if isinstance(previous, dict) else None,
+        "queued_at": utcnow().isoformat(),
+    }
     now = datetime.now(UTC)
     for target in targets:
         session.add(

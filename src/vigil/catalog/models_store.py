@@ -26,6 +26,7 @@ from vigil.catalog.models_schema import ModelRow
 from vigil.catalog.schema import utcnow
 from vigil.catalog.store import Catalog
 from vigil.errors import InvalidInputError, NotFoundError, VigilError
+from vigil.names import did_you_mean
 
 
 class ModelKind(StrEnum):
@@ -282,7 +283,11 @@ def get_model(catalog: Catalog, reference: int | str) -> ModelRecord:
         else:
             row = session.scalars(select(ModelRow).where(ModelRow.name == reference)).first()
         if row is None:
-            raise NotFoundError(f"no registered model {reference!r} (see `vigil model list`)")
+            known = session.scalars(select(ModelRow.name)).all()
+            raise NotFoundError(
+                f"no registered model {reference!r}{did_you_mean(reference, known)} "
+                "(see `vigil model list`)"
+            )
         return _record(row)
 
 

@@ -37,6 +37,7 @@ from vigil.catalog.schema import (
 from vigil.catalog.store import Catalog
 from vigil.catalog.types import ItemKind, LabelScope, StoredScenario
 from vigil.errors import InvalidInputError, NotFoundError
+from vigil.names import did_you_mean
 
 
 def _decode(blobs: Sequence[bytes]) -> np.ndarray:
@@ -104,7 +105,9 @@ def _scenario_row(session: Session, name: str) -> ScenarioRow:
     row = session.scalar(select(ScenarioRow).where(ScenarioRow.name == name))
     if row is None:
         known = session.scalars(select(ScenarioRow.name).order_by(ScenarioRow.name)).all()
-        raise NotFoundError(f"no scenario named {name!r}; known: {list(known) or 'none'}")
+        raise NotFoundError(
+            f"no scenario named {name!r}{did_you_mean(name, known)}; known: {list(known) or 'none'}"
+        )
     return row
 
 
@@ -448,6 +451,8 @@ class StoredLabel:
     model_id: str | None
     human_label: str | None
     annotator: str | None
+    source_id: int = 0  # with frame_index: where export decodes the full-resolution frame
+    frame_index: int = 0
 
     @property
     def label(self) -> str:
@@ -540,6 +545,8 @@ def stored_labels(catalog: Catalog, scope: LabelScope) -> list[StoredLabel]:
                 model_id=made.model_id if made is not None else None,
                 human_label=human.label if human is not None else None,
                 annotator=human.annotator if human is not None else None,
+                source_id=source.id,
+                frame_index=frame.frame_index,
             )
         )
     return labels

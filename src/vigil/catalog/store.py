@@ -48,6 +48,7 @@ from vigil.catalog.types import (
     ProgressStatus,
 )
 from vigil.errors import CatalogError, InvalidInputError, NotFoundError
+from vigil.names import did_you_mean
 from vigil.sources.types import Source, SourceKind, SourceSpec
 
 
@@ -483,7 +484,10 @@ def _source_row(session: Session, id_or_name: int | str) -> SourceRow:
         if row is None and id_or_name.isdigit():
             row = session.get(SourceRow, int(id_or_name))
     if row is None:
-        raise NotFoundError(f"no source with id or name {id_or_name!r}")
+        known = session.scalars(select(SourceRow.name)).all()
+        raise NotFoundError(
+            f"no source with id or name {id_or_name!r}{did_you_mean(id_or_name, known)}"
+        )
     return row
 
 

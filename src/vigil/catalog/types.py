@@ -150,6 +150,13 @@ class EventRecord:
             "frames": self.frames,
             "thumbnail_path": self.thumbnail_path,
             "strip_path": self.strip_path,
+            # Seconds into the source's media (files: position in the video), and the
+            # evidence as API paths (the alert dispatcher prefixes runtime.public_url).
+            "media_time_s": self.details.get("media_time_s", {}),
+            "evidence": {
+                "thumbnail": f"/api/v1/events/{self.id}/thumbnail" if self.thumbnail_path else None,
+                "strip": f"/api/v1/events/{self.id}/strip" if self.strip_path else None,
+            },
             "details": self.details,
         }
 
@@ -160,7 +167,7 @@ class DeliveryRecord:
 
     id: int
     event_id: int
-    kind: str  # event.started | event.ended
+    kind: str  # event.started | event.updated | event.ended
     target: str  # webhook URL or "log"
     payload: dict[str, Any]
     status: str  # pending | delivered | failed

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from vigil.cli.common import friendly_errors, id_or_name
-from vigil.search.clusters import ClusterReport
 from vigil.search.types import SearchHit
 from vigil.settings import Settings
 from vigil.workspace import Workspace
+
+if TYPE_CHECKING:  # scikit-learn loads with it: seconds no other command should pay
+    from vigil.search.clusters import ClusterReport
 
 
 @friendly_errors
@@ -119,9 +121,9 @@ def clusters_table(report: ClusterReport, members: dict[int, list[SearchHit]]) -
         where = "(removed)"
         if shown:
             rep = shown[0]
-            where = f"{rep.source.name} t={rep.frame.media_time:.1f}s frame {rep.frame.id}"
+            where = f"{rep.source.name} t={rep.frame.media_time:.1f}s frame:{rep.frame.id}"
             if rep.object is not None:
-                where += f" object {rep.object.id} ({rep.object.label})"
+                where += f" object:{rep.object.id} ({rep.object.label})"
         table.add_row(
             str(cluster.label),
             str(cluster.size),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import ParamSpec, TypeVar
 
 import typer
 
-from vigil.errors import VigilError
+from vigil.errors import InvalidInputError, VigilError
 from vigil.settings import Settings
 from vigil.workspace import Workspace
 
@@ -46,3 +48,46 @@ def open_workspace(context: typer.Context) -> Workspace:
 def id_or_name(text: str) -> int | str:
     """A CLI argument that names a source, model or item by number or by name."""
     return int(text) if text.isdigit() else text
+
+
+def item_id(text: str, kind: str) -> int:
+    """A frame or object id as the CLI prints it (``frame:12``) or bare (``12``)."""
+    prefix, separator, number = text.partition(":")
+    if separator and prefix != kind:
+        raise InvalidInputError(f"expected a {kind} id such as {kind}:12, got {text!r}")
+    digits = number if separator else text
+    if not digits.isdigit():
+        raise InvalidInputError(f"expected a {kind} id such as {kind}:12 or 12, got {text!r}")
+    return int(digits)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """An ``on_progress(done, total)`` callback drawing a bar on stderr (long commands)."""
+    from tqdm import tqdm
+
+    bar: tqdm[None] | None = None
+
+    def show(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield show
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """The one table style of every ``list`` command: a header, columns padded to fit,
+    two spaces apart, nothing truncated (paths and URLs stay whole for copy and paste)."""
+    cells = [[str(h) for h in headers], *[["-" if v is None else str(v) for v in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        typer.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.cli.common import friendly_errors
+from vigil.errors import InvalidInputError
 from vigil.evaluation.retrieval import KS, RetrievalReport
 from vigil.settings import Settings
 from vigil.workspace import Workspace
@@ -40,6 +41,10 @@ def eval_retrieval(
     if model is not None:
         settings = settings.model_copy(
             update={"embedder": settings.embedder.model_copy(update={"name": model})}
+        )
+    if per_class < 2:  # checked here too: before minutes of model loading, not after
+        raise InvalidInputError(
+            f"per_class must be >= 2 (image->image needs a pair), got {per_class}"
         )
 
     def progress(step: str, done: int, total: int) -> None:

@@ -14,7 +14,13 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
-from vigil.cli.common import friendly_errors, id_or_name, open_workspace
+from vigil.cli.common import (
+    friendly_errors,
+    id_or_name,
+    open_workspace,
+    print_table,
+    progress_bar,
+)
 from vigil.errors import InvalidInputError
 from vigil.settings import Settings
 from vigil.sources.types import SourceKind
@@ -26,9 +32,14 @@ app = typer.Typer(
 source_app = typer.Typer(
     help="Register, list and remove cameras and archives.", no_args_is_help=True
 )
-models_app = typer.Typer(help="Inspect the image-text models Vigil can use.", no_args_is_help=True)
+embedders_app = typer.Typer(
+    help="The big image-text models (embedders) Vigil can use; distilled ones: 'vigil model'.",
+    no_args_is_help=True,
+)
 app.add_typer(source_app, name="source")
-app.add_typer(models_app, name="models")
+app.add_typer(embedders_app, name="embedders")
+# The old name, one letter from 'vigil model' (distilled models): kept so scripts still run.
+app.add_typer(embedders_app, name="models", hidden=True)
 
 
 @app.callback()
@@ -141,11 +152,11 @@ def source_list(
         return
     if not sources:
         typer.echo("no sources yet: add one with 'vigil source add LOCATION'")
-    for source in sources:
-        where = " ".join(part for part in (source.site, source.position) if part)
-        typer.echo(
-            f"{source.id:>4}  {source.name:<24} {source.kind!s:<7} {source.location}  {where}"
-        )
+        return
+    print_table(
+        ("id", "name", "kind", "site", "position", "location"),
+        [(s.id, s.name, s.kind, s.site, s.position, s.location) for s in sources],
+    )
 
 
 @source_app.command("remove")
@@ -251,11 +262,16 @@ def index(
             max_frames=max_frames,
             max_seconds=max_seconds,
             on_progress=show,
-            objects=objects,
             lock_wait_s=wait,
         )
-    for bar in bars.values():
-        bar.close()
+        for bar in bars.values():
+            bar.close()
+        if objects:  # -- objects: a second pass over the stored frames, with its own bar --
+            for report in reports:
+                with progress_bar(f"{report.source.name} objects", "frames") as step:
+                    [report.objects] = workspace.index_objects(
+                        [report.source.id], max_frames=max_frames, on_progress=step
+                    )
     for report in reports:
         resumed = (
             f", resumed at {report.resumed_from:.1f}s" if report.resumed_from is not None else ""
@@ -285,23 +301,22 @@ def index(
             )
 
 
-@models_app.command("list")
+@embedders_app.command("list")
 @friendly_errors
-def models_list(context: typer.Context) -> None:
+def embedders_list(context: typer.Context) -> None:
     """Show registered embedders, whether each can load here, and which 'auto' picks."""
     from vigil.embedders.base import embedder_entries
 
     settings = context.obj
     assert isinstance(settings, Settings)
     chosen = None
+    rows = []
     for entry in embedder_entries():
         available = entry.is_available(settings.embedder)
         if chosen is None and entry.priority > 0 and available:
             chosen = entry.name
-        mark = "yes" if available else "no"
-        typer.echo(
-            f"{entry.name:<16} available={mark:<4} priority={entry.priority:<4} {entry.summary}"
-        )
+        rows.append((entry.name, "yes" if available else "no", entry.priority, entry.summary))
+    print_table(("name", "available", "priority", "what"), rows)
     typer.echo(f"auto picks: {chosen or 'nothing (install the bundled models: make setup)'}")
 
 

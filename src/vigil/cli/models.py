@@ -1,8 +1,8 @@
 """``vigil distill SCENARIO`` and ``vigil model list|show|export``: the model factory.
 
 Thin: each command calls one ``Workspace`` method and prints its result; library
-errors become one line and exit status 1 (``friendly_errors``). ``vigil models``
-(plural) lists the image-text embedders and is unrelated.
+errors become one line and exit status 1 (``friendly_errors``). ``vigil embedders``
+lists the big image-text models and is unrelated.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.common import friendly_errors, id_or_name, open_workspace
+from vigil.cli.common import friendly_errors, id_or_name, open_workspace, print_table
 
 model_app = typer.Typer(
-    help="Small models distilled per scenario: list, show and export them.",
+    help="Small ONNX models distilled per scenario: list, show and export them "
+    "(the big image-text models: 'vigil embedders').",
     no_args_is_help=True,
 )
 
@@ -78,14 +79,21 @@ def model_list(
     if not records:
         typer.echo("no models yet: vigil distill SCENARIO")
         return
-    typer.echo("id\tname\tscenario\tkind\tstatus\tMB\taccuracy")
+    rows = []
     for record in records:
         accuracy = record.metrics.get("eval", {}).get("accuracy")
-        typer.echo(
-            f"{record.id}\t{record.name}\t{record.scenario} v{record.scenario_version}\t"
-            f"{record.kind}\t{record.status}\t{(record.size_bytes or 0) / 1e6:.2f}\t"
-            f"{'-' if accuracy is None else f'{accuracy:.3f}'}"
+        rows.append(
+            (
+                record.id,
+                record.name,
+                f"{record.scenario} v{record.scenario_version}",
+                record.kind,
+                record.status,
+                f"{(record.size_bytes or 0) / 1e6:.2f}",
+                None if accuracy is None else f"{accuracy:.3f}",
+            )
         )
+    print_table(("id", "name", "scenario", "kind", "status", "MB", "accuracy"), rows)
 
 
 @model_app.command("show")
@@ -105,7 +113,9 @@ def model_show(
 def model_export(
     context: typer.Context,
     model: Annotated[str, typer.Argument(help="Model id or name.")],
-    destination: Annotated[Path, typer.Argument(help="File or folder to copy the ONNX to.")],
+    destination: Annotated[
+        Path, typer.Argument(help="Folder to copy MODEL-NAME.onnx into, or a FILE.onnx.")
+    ],
 ) -> None:
     """Copy a ready model's ONNX file (preprocessing and classes in its metadata)."""
     with open_workspace(context) as workspace:

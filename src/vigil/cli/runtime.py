@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from vigil.catalog.types import EventQuery
-from vigil.cli.common import context_settings, friendly_errors
+from vigil.cli.common import context_settings, friendly_errors, print_table
 from vigil.errors import InvalidInputError
 from vigil.runtime.alerts import SECRET_PREFIX, workspace_webhook_secret
 from vigil.runtime.types import SourceHealth
@@ -79,6 +79,12 @@ def run(
     webhook: Annotated[
         list[str] | None, typer.Option(help="Webhook URL events are POSTed to (repeatable).")
     ] = None,
+    mqtt: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="MQTT broker HOST[:PORT] events are published to, Frigate-style (repeatable)."
+        ),
+    ] = None,
     event_class: Annotated[
         list[str] | None,
         typer.Option("--class", help="Only these classes raise events (default: all)."),
@@ -89,7 +95,10 @@ def run(
     health_every: Annotated[float, typer.Option(help="Seconds between health lines.")] = 5.0,
 ) -> None:
     """Run scenario models on sources; store events, send alerts, print health."""
-    with _workspace(context, rate_fps=rate, webhooks=webhook or None) as workspace:
+    brokers = [b if b.startswith("mqtt://") else f"mqtt://{b}" for b in mqtt or []]
+    with _workspace(
+        context, rate_fps=rate, webhooks=webhook or None, mqtt_brokers=brokers or None
+    ) as workspace:
         sources: list[int | str] = [int(s) if s.isdigit() else s for s in source]
         runner = workspace.runner(model, sources, classes=event_class, realtime=not archive)
         if runner.interrupted:
@@ -136,16 +145,29 @@ def events_list(
             limit=limit,
         )
         found = workspace.runtime.events(query)
-    for event in found:
-        if as_json:
+    if as_json:
+        for event in found:
             typer.echo(json.dumps(event.to_dict()))
-            continue
-        ended = event.ended_at.isoformat(timespec="seconds") if event.ended_at else "-"
-        typer.echo(
-            f"{event.id:>6} {event.source_name:<16} {event.scenario}/{event.class_name:<14} "
-            f"{event.started_at.isoformat(timespec='seconds')} .. {ended} "
-            f"peak={event.peak_score:.2f} {event.status}"
-        )
+        return
+    if not found:
+        typer.echo("no events: 'vigil run --model ... --source ...' finds them")
+        return
+    print_table(
+        ("id", "source", "scenario", "class", "started", "ended", "peak", "status"),
+        [
+            (
+                e.id,
+                e.source_name,
+                e.scenario,
+                e.class_name,
+                e.started_at.isoformat(timespec="seconds"),
+                e.ended_at.isoformat(timespec="seconds") if e.ended_at else None,
+                f"{e.peak_score:.2f}",
+                e.status,
+            )
+            for e in found
+        ],
+    )
 
 
 @events_app.command("show")

@@ -14,7 +14,7 @@ import typer
 from tqdm import tqdm
 
 from vigil.cli.anomaly import export_anomaly_labels, label_anomaly_scenario
-from vigil.cli.common import friendly_errors, open_workspace
+from vigil.cli.common import friendly_errors, open_workspace, print_table
 from vigil.errors import InvalidInputError
 from vigil.scenarios.spec import ItemKind, quick_spec
 from vigil.scenarios.types import AutolabelProgress
@@ -114,10 +114,14 @@ def scenario_list(
         return
     if not records:
         typer.echo("no scenarios yet: vigil scenario create NAME --class A --class B")
-    for r in records:
-        typer.echo(
-            f"{r.name}  v{r.version}  {r.spec.target.kind.value}s  {', '.join(r.spec.class_names)}"
-        )
+        return
+    print_table(
+        ("name", "version", "labels", "classes"),
+        [
+            (r.name, f"v{r.version}", f"{r.spec.target.kind.value}s", ", ".join(r.spec.class_names))
+            for r in records
+        ],
+    )
 
 
 @scenario_app.command("show")
@@ -244,9 +248,19 @@ def scenario_export_labels(
     context: typer.Context,
     name: Annotated[str, typer.Argument(help="Scenario name.")],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="File (csv, coco) or folder (yolo).")
+        Path,
+        typer.Option(
+            "--output", "-o", help="File (csv; coco may name its .json) or folder (the others)."
+        ),
     ],
-    format: Annotated[str, typer.Option("--format", "-f", help="csv, coco or yolo.")] = "csv",
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="csv; coco or yolo (object scenarios); classification (a folder per class).",
+        ),
+    ] = "csv",
     version: Annotated[int | None, typer.Option(help="Version (default: newest).")] = None,
 ) -> None:
     """Export labels (human labels override machine labels); anomaly scenarios: CSV with scores."""

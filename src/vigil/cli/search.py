@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vigil.cli.common import friendly_errors, id_or_name
+from vigil.cli.common import friendly_errors, id_or_name, item_id
 from vigil.errors import InvalidInputError
 from vigil.search.trust import TrustedResult, Why
 from vigil.search.types import SearchFilters, SearchHit, Target
@@ -87,6 +87,38 @@ def _row(hit: SearchHit, home: Path) -> dict[str, Any]:
     return row
 
 
+def _indexed(workspace: Workspace, target: Target) -> int:
+    """How many frames (or objects) the search could have returned with no filters."""
+    if target == Target.OBJECTS:
+        return len(workspace.object_index)
+    return len(workspace.vector_index)
+
+
+def no_hits_reason(filters: SearchFilters, target: Target, indexed: int) -> str:
+    """Why a search came back empty: nothing indexed, or the filters left nothing."""
+    what = "objects" if target == Target.OBJECTS else "frames"
+    if indexed == 0:
+        first = "vigil index --objects" if target == Target.OBJECTS else "vigil index"
+        return f"no hits: no {what} indexed yet ('{first}' first)"
+    reasons = []
+    if filters.since is not None or filters.until is not None:
+        reasons.append(
+            "--since/--until match capture times, and frames of video files have none "
+            "(only image folders with EXIF times and live streams do)"
+        )
+    if filters.sources or filters.sites:
+        reasons.append("--source/--site")
+    if filters.classes or filters.min_detection_score is not None:
+        reasons.append("--class/--min-score")
+    if filters.min_similarity is not None:
+        reasons.append("the minimum similarity")
+    if not reasons:
+        return f"no hits among {indexed} indexed {what} (past the last page?)"
+    return f"no hits: {indexed} {what} are indexed, but the filters exclude them all: " + "; ".join(
+        reasons
+    )
+
+
 @friendly_errors
 def search(
     context: typer.Context,
@@ -102,10 +134,12 @@ def search(
         Path | None, typer.Option("--image", help="Query by a picture instead of words.")
     ] = None,
     like_frame: Annotated[
-        int | None, typer.Option("--like-frame", help="More like this indexed frame id.")
+        str | None,
+        typer.Option("--like-frame", help="More like this indexed frame (frame:12 or 12)."),
     ] = None,
     like_object: Annotated[
-        int | None, typer.Option("--like-object", help="More like this object id.")
+        str | None,
+        typer.Option("--like-object", help="More like this object (object:3 or 3)."),
     ] = None,
     source: SourceOption = None,
     site: SiteOption = None,
@@ -139,6 +173,24 @@ def search(
     ] = False,
 ) -> None:
     """Find frames or objects that match words, a picture, or an indexed frame/object."""
+    # Arguments are checked before anything loads: a typo costs milliseconds, not a model load.
+    if query is not None and not query.strip():
+        raise InvalidInputError("search query must not be empty")
+    if image is not None and not image.is_file():
+        raise InvalidInputError(f"cannot read the query image {image}: no such file")
+    if class_name:  # an unknown class would match nothing, silently: say so instead
+        from vigil.embedders.concept_bridge import load_coco_classes
+        from vigil.names import did_you_mean
+
+        known = sorted({coco.name for coco in load_coco_classes().values()})
+        for name in class_name:
+            if name not in known:
+                raise InvalidInputError(
+                    f"--class {name!r} is not a COCO class the detector knows"
+                    f"{did_you_mean(name, known)}"
+                )
+    like_frame_id = item_id(like_frame, "frame") if like_frame is not None else None
+    like_object_id = item_id(like_object, "object") if like_object is not None else None
     if tracks:  # -- tracks (vigil.cli.tracks) --
         if query is None or image is not None or like_frame or like_object or segments:
             raise InvalidInputError("--tracks takes a query in words only")
@@ -189,10 +241,14 @@ def search(
                 data, limit=limit, offset=offset, target=target, filters=filters
             )
         else:
-            label = f"like frame {like_frame}" if like_frame else f"like object {like_object}"
+            label = (
+                f"like frame:{like_frame_id}"
+                if like_frame_id is not None
+                else f"like object:{like_object_id}"
+            )
             plain = workspace.more_like(
-                frame_id=like_frame,
-                object_id=like_object,
+                frame_id=like_frame_id,
+                object_id=like_object_id,
                 limit=limit,
                 offset=offset,
                 filters=filters,
@@ -201,6 +257,7 @@ def search(
         if sheet is not None and hits:
             workspace.contact_sheet(hits, sheet, title=label)
         home = workspace.home
+        indexed = 0 if hits else _indexed(workspace, target)
     if as_json:
         payload: dict[str, Any] = {"query": label, "target": str(target)}
         if trusted is not None:
@@ -219,8 +276,8 @@ def search(
                 typer.echo(f"note: {note}")
             for predicate in trusted.predicates:
                 typer.echo(f"parsed: {predicate}")
-        if not hits and trusted is None:
-            typer.echo("no hits: nothing indexed matches ('vigil index [--objects]' first?)")
+        if not hits:
+            typer.echo(no_hits_reason(filters, target, indexed))
         typer.echo(f"query: {label}")
         if trusted is not None:
             for found in trusted.hits:
@@ -306,8 +363,9 @@ def _search_segments(
 @friendly_errors
 def match(
     context: typer.Context,
-    object_id: Annotated[
-        int | None, typer.Argument(help="The object to follow across cameras.")
+    object_ref: Annotated[
+        str | None,
+        typer.Argument(help="The object to follow across cameras (object:42 or 42)."),
     ] = None,
     track: Annotated[
         int | None, typer.Option("--track", help="Match a track instead of one object.")
@@ -320,14 +378,15 @@ def match(
     as_json: JsonOption = False,
 ) -> None:
     """The same-looking object on OTHER sources, ordered by time (a cross-camera trajectory)."""
-    if (object_id is None) == (track is None):
+    if (object_ref is None) == (track is None):
         raise InvalidInputError("give an object id or --track TRACK_ID (one of them)")
     if track is not None:  # -- tracks (vigil.cli.tracks) --
         from vigil.cli.tracks import tracks_match
 
         tracks_match(context, track, limit=limit, as_json=as_json)
         return
-    assert object_id is not None
+    assert object_ref is not None
+    object_id = item_id(object_ref, "object")
     settings = context.obj
     assert isinstance(settings, Settings)
     with Workspace.open(settings) as workspace:

@@ -5,14 +5,14 @@ Thin: the app comes from ``vigil.api.create_app``, keys from ``vigil.api.auth``.
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
 
-from vigil.api.auth import create_key
 from vigil.catalog.api_store import ApiStore, Role
 from vigil.catalog.store import Catalog
-from vigil.cli.common import context_settings, friendly_errors
+from vigil.cli.common import context_settings, friendly_errors, print_table
 from vigil.settings import Settings
 
 keys_app = typer.Typer(help="Create, list and revoke REST API keys.", no_args_is_help=True)
@@ -42,9 +42,27 @@ def serve(
     if update:
         settings = settings.model_copy(update={"api": settings.api.model_copy(update=update)})
     app = create_app(settings)
-    shown = f"[{settings.api.host}]" if ":" in settings.api.host else settings.api.host
-    typer.echo(f"console: http://{shown}:{settings.api.port}/  (API docs at /docs)", err=True)
-    uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_level="warning")
+    config = uvicorn.Config(
+        app, host=settings.api.host, port=settings.api.port, log_level="warning"
+    )
+
+    class AnnouncingServer(uvicorn.Server):
+        """Prints the console's URL once the socket listens, not before: a URL printed
+        while the app still starts (minutes on a loaded machine) answers nothing."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if not self.started:
+                return  # uvicorn has said why and exits
+            host, port = self.config.host, self.config.port
+            for server in self.servers:
+                for listening in server.sockets:
+                    host, port = listening.getsockname()[:2]  # the real port when 0 was asked
+                    break
+            shown = f"[{host}]" if ":" in str(host) else str(host)
+            typer.echo(f"console: http://{shown}:{port}/  (API docs at /docs)", err=True)
+
+    AnnouncingServer(config).run()
 
 
 @keys_app.command("create")
@@ -57,6 +75,8 @@ def key_create(
     ),
 ) -> None:
     """Create a key and print its token once (only a salted hash is stored)."""
+    from vigil.api.auth import create_key  # the FastAPI app loads with it: not for every command
+
     catalog, store = _store(context_settings(context))
     with catalog:
         new = create_key(store, name=name, role=role)
@@ -77,9 +97,20 @@ def key_list(context: typer.Context) -> None:
         keys = store.list_keys()
     if not keys:
         typer.echo("no API keys: a loopback-only server lets local requests in")
-    for key in keys:
-        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
-        typer.echo(f"{key.id:>4}  {key.prefix}  {key.role!s:<6} {key.name:<24} {state}")
+        return
+    print_table(
+        ("id", "prefix", "role", "name", "state"),
+        [
+            (
+                k.id,
+                k.prefix,
+                k.role,
+                k.name,
+                f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active",
+            )
+            for k in keys
+        ],
+    )
 
 
 @keys_app.command("revoke")

@@ -196,15 +196,19 @@ def quantize_int8(
     return agreement
 
 
-def export_model(catalog: Catalog, reference: int | str, destination: Path) -> Path:
-    """Copy a ready model's ONNX file to ``destination`` (a file or a folder).
+def export_model(catalog: Catalog, reference: int | str, destination: Path | str) -> Path:
+    """Copy a ready model's ONNX file to ``destination``: a file when it ends in ``.onnx``,
+    else a folder (created if needed) that receives ``<model name>.onnx``. ``./edge/``
+    and ``./edge`` are both folders: a model file named ``edge`` would be a trap.
 
     The copy's SHA-256 must equal the registry's: a file changed on disk since it
     was registered is refused rather than handed out.
     """
     record = ready_model(catalog, reference, verify=False)  # the copy is checked below
     assert record.path is not None  # ready_model refuses a record without a file
-    target = destination / f"{record.name}.onnx" if destination.is_dir() else destination
+    destination = Path(destination)
+    is_file = destination.suffix.lower() == ".onnx" and not destination.is_dir()
+    target = destination if is_file else destination / f"{record.name}.onnx"
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.tmp")
     shutil.copyfile(record.path, temp)

@@ -3,8 +3,18 @@
 The distiller writes it and the runtime reads it, so a model file is
 self-describing: no side file can get lost or fall out of step with the weights.
 It lives in the ONNX ``metadata_props`` under ``vigil.*`` keys (strings; lists
-as JSON). The graph takes one float32 input ``image`` shaped (N, 3, H, W), RGB,
-already resized and normalised as described here, and returns ``logits`` (N, C).
+as JSON), and spells out everything a caller with nothing but onnxruntime needs:
+
+- ``vigil.input_name`` = ``image``: float32, ``vigil.layout`` = ``NCHW`` (N, 3, H, W);
+- ``vigil.input_size`` = ``[H, W]`` (``vigil.input_size_order`` = ``HW``: height first);
+- ``vigil.channel_order`` = ``RGB`` (not OpenCV's BGR);
+- ``vigil.pixel_scale`` = ``255``: divide uint8 pixels by it (to [0, 1]), then subtract
+  ``vigil.mean`` and divide by ``vigil.std`` per RGB channel;
+- ``vigil.resize``: how the frame becomes H x W (stretch, letterbox, center-crop);
+- ``vigil.output_name`` = ``logits``: (N, C) raw scores, softmax gives probabilities,
+  column i is ``vigil.class_names[i]``.
+
+The README has a 20-line example that runs a model from these keys alone.
 """
 
 from __future__ import annotations
@@ -42,6 +52,14 @@ class ModelCard:
     scenario_version: int = 0
     architecture: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # The input contract, stated in the file for callers outside Vigil. Only these values
+    # exist today; a card claiming others is refused rather than half-honoured.
+    layout: str = "NCHW"
+    channel_order: str = "RGB"
+    pixel_scale: float = 255.0
+    input_size_order: str = "HW"
+    input_name: str = INPUT_NAME
+    output_name: str = OUTPUT_NAME
 
     def __post_init__(self) -> None:
         if not self.class_names:
@@ -55,6 +73,20 @@ class ModelCard:
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise InvalidInputError(
                 f"mean and std need 3 values each and std > 0, got {self.mean} and {self.std}"
+            )
+        contract = (
+            self.layout,
+            self.channel_order,
+            self.pixel_scale,
+            self.input_size_order,
+            self.input_name,
+            self.output_name,
+        )
+        supported = ("NCHW", "RGB", 255.0, "HW", INPUT_NAME, OUTPUT_NAME)
+        if contract != supported:
+            raise InvalidInputError(
+                "unsupported input contract (layout, channels, pixel scale, size order, "
+                f"input, output): expected {supported}, got {contract}"
             )
 
     def to_metadata(self) -> dict[str, str]:
@@ -86,6 +118,13 @@ class ModelCard:
                 "scenario": props.get(f"{_PREFIX}scenario", ""),
                 "scenario_version": int(json.loads(props.get(f"{_PREFIX}scenario_version", "0"))),
                 "architecture": props.get(f"{_PREFIX}architecture", ""),
+                # Cards written before these keys existed followed the same contract.
+                "layout": props.get(f"{_PREFIX}layout", "NCHW"),
+                "channel_order": props.get(f"{_PREFIX}channel_order", "RGB"),
+                "pixel_scale": float(json.loads(props.get(f"{_PREFIX}pixel_scale", "255.0"))),
+                "input_size_order": props.get(f"{_PREFIX}input_size_order", "HW"),
+                "input_name": props.get(f"{_PREFIX}input_name", INPUT_NAME),
+                "output_name": props.get(f"{_PREFIX}output_name", OUTPUT_NAME),
             }
         except (KeyError, ValueError, TypeError) as error:
             raise InvalidInputError(f"{where} has a damaged Vigil model card: {error}") from error

@@ -18,6 +18,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 
 from vigil.errors import InvalidInputError, ModelUnavailableError
+from vigil.names import did_you_mean
 from vigil.settings import EmbedderSettings
 
 T = TypeVar("T")
@@ -191,7 +192,8 @@ def create_embedder(settings: EmbedderSettings | None = None) -> Embedder:
     named = _REGISTRY.get(settings.name)
     if named is None:
         known = ", ".join(sorted(_REGISTRY))
-        raise InvalidInputError(f"unknown embedder {settings.name!r}; registered: {known}")
+        hint = did_you_mean(settings.name, _REGISTRY)
+        raise InvalidInputError(f"unknown embedder {settings.name!r}{hint}; registered: {known}")
     if not named.is_available(settings):
         raise ModelUnavailableError(f"embedder {settings.name!r} is not available: {named.summary}")
     return named.factory(settings)

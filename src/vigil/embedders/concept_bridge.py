@@ -23,6 +23,9 @@ those vocabularies are invisible to it.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import threading
 import warnings
 from collections import defaultdict
@@ -168,6 +171,7 @@ class ConceptBridgeEmbedder(Embedder):
         device: str = "auto",
         batch_size: int = 16,
         files: ConceptBridgeFiles | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         if not 1 <= top_k <= 1000:
             raise InvalidInputError(f"top_k must be in 1..1000, got {top_k}")
@@ -196,12 +200,14 @@ class ConceptBridgeEmbedder(Embedder):
         self.files = files or locate_concept_bridge_files()
         self._imagenet_nouns = load_imagenet_nouns(self.files.classifier_labels)
         self._coco = load_coco_classes()
-        self._classifier = _load_classifier(self.files.classifier_weights, self.device)
-        self.detector = CocoDetector(
-            {class_id: coco.name for class_id, coco in self._coco.items()},
-            graph=self.files.detector_graph,
-            config=self.files.detector_config,
-        )
+        # Only the sentence model loads now: a text query needs nothing else, so the CLI
+        # answers one in the time MiniLM takes to load. The image side (classifier,
+        # detector, the 1,160 concept vectors) loads on first use.
+        self._loading = threading.Lock()
+        self._classifier_model: torch.nn.Module | None = None
+        self._detector: CocoDetector | None = None
+        self._concepts: np.ndarray | None = None
+        self.cache_dir = concept_cache_dir() if cache_dir is None else cache_dir
         self._text_model = _load_text_model(self.files.text_model_dir, self.device)
 
         # One concept table: rows 0..999 ImageNet, then COCO singular, then COCO plural.
@@ -214,7 +220,34 @@ class ConceptBridgeEmbedder(Embedder):
         )
         self._coco_offset = 1000
         self._plural_offset = 1000 + len(coco_ids)
-        self._concept_vectors = self._concept_embeddings(self._prompts)  # (1160, 384)
+
+    @property
+    def _classifier(self) -> torch.nn.Module:
+        with self._loading:
+            if self._classifier_model is None:
+                self._classifier_model = _load_classifier(
+                    self.files.classifier_weights, self.device
+                )
+            return self._classifier_model
+
+    @property
+    def detector(self) -> CocoDetector:
+        """The SSD MobileNet v2 COCO detector (loaded on first use)."""
+        with self._loading:
+            if self._detector is None:
+                self._detector = CocoDetector(
+                    {class_id: coco.name for class_id, coco in self._coco.items()},
+                    graph=self.files.detector_graph,
+                    config=self.files.detector_config,
+                )
+            return self._detector
+
+    @property
+    def _concept_vectors(self) -> np.ndarray:
+        """(1160, 384) unit sentence vectors of the concept prompts (image side only)."""
+        if self._concepts is None:
+            self._concepts = self._concept_embeddings(self._prompts)
+        return self._concepts
 
     # -- the Embedder interface -------------------------------------------------
 
@@ -356,10 +389,47 @@ class ConceptBridgeEmbedder(Embedder):
         with _CACHE_LOCK:
             cached = _CONCEPT_CACHE.get(key)
             if cached is None:
-                cached = l2_normalize(self._encode(prompts))
+                cached = self._stored_concepts(prompts)
                 cached.setflags(write=False)
                 _CONCEPT_CACHE[key] = cached
         return cached
+
+    def _stored_concepts(self, prompts: list[str]) -> np.ndarray:
+        """The prompts' vectors from the disk cache, else encoded and stored there.
+
+        The file name hashes the sentence model's files (names and sizes) and every
+        prompt, so a new vocabulary or model never reads an old table. A cache that
+        cannot be read or written is only a slower start, never an error.
+        """
+        folder = self.files.text_model_dir
+        fingerprint = sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
+        digest = hashlib.sha256(
+            json.dumps([str(folder), fingerprint, prompts]).encode("utf-8")
+        ).hexdigest()[:32]
+        path = self.cache_dir / f"concepts-{digest}.npy"
+        try:
+            stored = np.load(path, allow_pickle=False)
+            if stored.shape == (len(prompts), TEXT_DIM) and stored.dtype == np.float32:
+                return np.ascontiguousarray(stored)
+        except (OSError, ValueError):
+            pass  # missing or damaged: encode again
+        vectors = l2_normalize(self._encode(prompts))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+            np.save(partial, vectors, allow_pickle=False)
+            os.replace(partial, path)  # readers never see half a table
+        except OSError:
+            pass
+        return vectors
+
+
+def concept_cache_dir() -> Path:
+    """``$VIGIL_CACHE_DIR``, else ``$XDG_CACHE_HOME/vigil``, else ``~/.cache/vigil``."""
+    if os.environ.get("VIGIL_CACHE_DIR"):
+        return Path(os.environ["VIGIL_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vigil"
 
 
 def _pool_detections(found: list[Detection]) -> list[tuple[int, float, int]]:

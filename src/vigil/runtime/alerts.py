@@ -36,12 +36,14 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
 
 from vigil.catalog.events_store import LOG_TARGET, EventStore
 from vigil.errors import InvalidInputError, VigilError
+from vigil.runtime.mqtt import MqttPublisher, broker_address
 from vigil.runtime.types import DeliveryRecord
 from vigil.settings import RuntimeSettings
 
@@ -119,6 +121,23 @@ def verify_signature(
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
+def with_evidence_urls(payload: dict[str, Any], public_url: str | None) -> dict[str, Any]:
+    """The payload with its events' evidence paths made absolute under ``public_url``."""
+    if not public_url:
+        return payload
+    base = public_url.rstrip("/")
+    result = dict(payload)
+    for key in ("event", "before"):
+        event = result.get(key)
+        if isinstance(event, dict) and isinstance(event.get("evidence"), dict):
+            links = {
+                name: base + path if isinstance(path, str) and path.startswith("/") else path
+                for name, path in event["evidence"].items()
+            }
+            result[key] = {**event, "evidence": links}
+    return result
+
+
 def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random) -> float:
     """Full-jitter delay before retry number ``attempt`` (0 = first retry)."""
     return rng.uniform(0.0, min(max_s, base_s * 2.0**attempt))
@@ -160,6 +179,7 @@ class AlertDispatcher:
                 if configured.startswith(SECRET_PREFIX)
                 else workspace_webhook_secret(Path(home))
             )
+        self._mqtt = MqttPublisher(settings.mqtt_topic, timeout_s=settings.webhook_timeout_s)
         self.delivered = 0
         self.failed_attempts = 0
 
@@ -169,7 +189,13 @@ class AlertDispatcher:
         for url in settings.webhooks:
             if not url.startswith(("http://", "https://")):
                 raise InvalidInputError(f"webhook must be an http(s) URL, got {url!r}")
-        return [*settings.webhooks, *([LOG_TARGET] if settings.alert_log else [])]
+        for broker in settings.mqtt_brokers:
+            broker_address(broker)  # a malformed broker is refused before anything runs
+        return [
+            *settings.webhooks,
+            *settings.mqtt_brokers,
+            *([LOG_TARGET] if settings.alert_log else []),
+        ]
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="vigil-alerts", daemon=True)
@@ -190,6 +216,7 @@ class AlertDispatcher:
             self._thread.join(timeout=self.settings.webhook_timeout_s + 5)
         if self._owns_client:
             self._client.close()
+        self._mqtt.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -243,7 +270,10 @@ class AlertDispatcher:
 
     def _deliver(self, delivery: DeliveryRecord) -> str | None:
         """Send one delivery; None on success, else the reason it failed."""
-        body = json.dumps({**delivery.payload, "delivery_id": delivery.id}, sort_keys=True).encode()
+        payload = with_evidence_urls(delivery.payload, self.settings.public_url)
+        if delivery.target.startswith("mqtt://"):
+            return self._mqtt.publish(delivery.target, payload)
+        body = json.dumps({**payload, "delivery_id": delivery.id}, sort_keys=True).encode()
         if delivery.target == LOG_TARGET:
             try:
                 with self._log_lock, self.log_path.open("ab") as handle:

@@ -40,6 +40,7 @@ class _OpenEvent:
     event_id: int
     thumbnail: str
     saved_at: float  # frame time of the last progress write
+    announced_at: float  # frame time of the last alert (started or updated)
 
 
 @dataclass
@@ -51,6 +52,11 @@ class SourceEvents:
     tracks: dict[tuple[int, int], Track] = field(default_factory=dict)
     evidence: dict[tuple[int, int], _Evidence] = field(default_factory=dict)
     open_events: dict[tuple[int, int], _OpenEvent] = field(default_factory=dict)
+    media_offset: float = 0.0  # frame time - media time of the latest frame
+
+    def media(self, t: float) -> float:
+        """Seconds into the source's media of frame time ``t`` (exact for files)."""
+        return round(max(0.0, t - self.media_offset), 3)
 
 
 class EventRecorder:
@@ -90,9 +96,21 @@ class EventRecorder:
                 self._on_change(events, key, change, None, None)
 
     def advance(
-        self, events: SourceEvents, t: float, image: np.ndarray, scores: list[np.ndarray]
+        self,
+        events: SourceEvents,
+        t: float,
+        image: np.ndarray,
+        scores: list[np.ndarray],
+        *,
+        media_time: float | None = None,
     ) -> None:
-        """Step every (model, class) track by one frame scored at time ``t``; store changes."""
+        """Step every (model, class) track by one frame scored at time ``t``; store changes.
+
+        ``media_time`` (seconds into the source's media) lets alerts say where in the
+        video an event is, which a wall-clock time cannot for an archive.
+        """
+        if media_time is not None:
+            events.media_offset = t - media_time
         small = _shrink(image, self.thumbnail_size)
         events.ring.append(small)
         for model_index, (scorer, row) in enumerate(zip(self.scorers, scores, strict=True)):
@@ -154,6 +172,10 @@ class EventRecorder:
         scorer = self.scorers[key[0]]
         details = {
             "trigger_frame_time": _iso(t),
+            "media_time_s": {
+                "start": events.media(track.started_at),
+                "peak": events.media(track.peak_at),
+            },
             "thresholds": {
                 "on": self.rule.on_threshold,
                 "off": self.rule.off_threshold,
@@ -181,7 +203,7 @@ class EventRecorder:
             self.targets,
         )
         thumbnail = f"events/{record.id}/best.jpg"
-        events.open_events[key] = _OpenEvent(record.id, thumbnail, t)
+        events.open_events[key] = _OpenEvent(record.id, thumbnail, t, t)
         self._write_best(events, key, thumbnail)
         self._save_progress(events, key, track, t)
         self._wake()
@@ -189,9 +211,15 @@ class EventRecorder:
     def _event_peaked(
         self, events: SourceEvents, key: tuple[int, int], track: Track, t: float
     ) -> None:
-        """A new best frame: rewrite the evidence and the stored peak."""
-        self._write_best(events, key, events.open_events[key].thumbnail)
-        self._save_progress(events, key, track, t)
+        """A new best frame: rewrite the evidence and the stored peak; tell consumers
+        ('event.updated') at most once per PROGRESS_EVERY_S."""
+        opened = events.open_events[key]
+        self._write_best(events, key, opened.thumbnail)
+        announce = t - opened.announced_at >= PROGRESS_EVERY_S
+        self._save_progress(events, key, track, t, announce=announce)
+        if announce:
+            opened.announced_at = t
+            self._wake()
 
     def _event_ended(
         self, events: SourceEvents, key: tuple[int, int], track: Track, ended_at: float
@@ -215,6 +243,7 @@ class EventRecorder:
             thumbnail_path=opened.thumbnail,
             strip_path=strip,
             targets=self.targets,
+            media={"peak": events.media(track.peak_at), "end": events.media(ended_at)},
         )
         events.tracks.pop(key, None)
         self._wake()
@@ -225,7 +254,13 @@ class EventRecorder:
             write_thumbnail(self.home, relpath, evidence.peak_image, 10_000)
 
     def _save_progress(
-        self, events: SourceEvents, key: tuple[int, int], track: Track, t: float
+        self,
+        events: SourceEvents,
+        key: tuple[int, int],
+        track: Track,
+        t: float,
+        *,
+        announce: bool = False,
     ) -> None:
         opened = events.open_events[key]
         assert track.peak_at is not None and track.last_above is not None
@@ -236,6 +271,11 @@ class EventRecorder:
             peak_at=_utc(track.peak_at),
             frames=track.frames,
             thumbnail_path=opened.thumbnail,
+            media={
+                "peak": events.media(track.peak_at),
+                "last_seen": events.media(track.last_above),
+            },
+            targets=self.targets if announce else (),
         )
         opened.saved_at = t
 

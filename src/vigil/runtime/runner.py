@@ -413,7 +413,9 @@ class Runner:
                 run.frames_processed += 1
                 run.meter_out.tick()
                 assert run.events is not None
-                self.recorder.advance(run.events, item.t, item.frame.image, scores)
+                self.recorder.advance(
+                    run.events, item.t, item.frame.image, scores, media_time=item.frame.media_time
+                )
         except Exception as error:
             run.last_error = f"scoring failed: {error}"
             log.exception("%s: scoring failed", run.source.name)

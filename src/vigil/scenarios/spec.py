@@ -56,6 +56,7 @@ from pydantic import (
 from vigil.catalog.types import ItemKind as ItemKind  # stored with labels; re-exported here
 from vigil.catalog.types import LabelScope
 from vigil.errors import InvalidInputError
+from vigil.names import did_you_mean
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,99}$")
 _REFERENCE = re.compile(r"^(frame|object):(\d+)$")
@@ -344,7 +345,8 @@ class ScenarioSpec(BaseModel):
             return self.class_names.index(label)
         except ValueError:
             raise InvalidInputError(
-                f"unknown class {label!r} for scenario {self.name!r}; "
+                f"unknown class {label!r} for scenario {self.name!r}"
+                f"{did_you_mean(label, self.class_names)}; "
                 f"expected one of {list(self.class_names)}"
             ) from None
 

@@ -40,7 +40,7 @@ class Segment:
         return (
             f"{self.rank:>3}  {self.peak_score:6.3f}  {self.source.name}  "
             f"{self.start:8.2f}s-{self.end:8.2f}s  {self.hits:>3} hits  "
-            f"best t={frame.media_time:.2f}s frame {frame.frame_index} (id {frame.id})"
+            f"best t={frame.media_time:.2f}s frame:{frame.id} (#{frame.frame_index})"
         )
 
 

@@ -102,11 +102,13 @@ class SearchHit:
         when = f"t={self.frame.media_time:8.2f}s"
         if self.frame.captured_at is not None:
             when += f" ({self.frame.captured_at.isoformat(timespec='seconds')})"
-        what = f"frame {self.frame.frame_index} (id {self.frame.id})"
+        # One id form everywhere (CLI, YAML examples, console): 'frame:12' is the catalog id;
+        # '#120' is the frame's position in its video, for people who scrub the file.
+        what = f"frame:{self.frame.id} (#{self.frame.frame_index})"
         if self.object is not None:
             x1, y1, x2, y2 = (round(v) for v in self.object.xyxy)
             what = (
-                f"object {self.object.id} {self.object.label} {self.object.score:.2f} "
+                f"object:{self.object.id} {self.object.label} {self.object.score:.2f} "
                 f"[{x1},{y1},{x2},{y2}] in {what}"
             )
         return f"{self.rank:>3}  {self.score:6.3f}  {self.source.name}  {when}  {what}"

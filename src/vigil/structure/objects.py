@@ -132,7 +132,7 @@ def index_objects(
             on_progress(report.frames_scanned, len(todo))
         batch.clear()
 
-    for record, image in _frame_images(source, todo, home):
+    for record, image in stored_frame_images(source, todo, home):
         batch.append((record, image))
         if len(batch) >= settings.batch_size:
             flush()
@@ -226,10 +226,12 @@ def _detect_and_crop(
     return scanned, crops
 
 
-def _frame_images(
+def stored_frame_images(
     source: Source, todo: list[FrameRecord], home: Path
 ) -> Iterator[tuple[FrameRecord, np.ndarray]]:
-    """Pixels of the frames to scan: decoded again from files, thumbnails for streams."""
+    """RGB pixels of stored frames (in frame order): decoded again from files and folders at
+    full resolution, the stored thumbnails for streams (which cannot be re-read)."""
+    todo = sorted(todo, key=lambda record: record.frame_index)
     if source.kind == SourceKind.STREAM:
         for record in todo:
             try:
@@ -248,5 +250,5 @@ def _frame_images(
     if wanted:
         raise SourceError(
             f"source {source.name!r}: {len(wanted)} indexed frame(s) could not be decoded "
-            f"again for object detection (first: frame {min(wanted)}); was the file changed?"
+            f"again (first: frame {min(wanted)}); was the file changed?"
         )

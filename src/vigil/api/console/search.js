@@ -16,7 +16,8 @@ function render(answer) {
     el("img", { src: hit.thumbnail_url, alt: `${hit.source} at ${fmtTime(hit.media_time)}`, loading: "lazy" }),
     el("div", { class: "meta" },
       el("span", { title: whyText(hit) }, el("b", {}, hit.source), ` ${fmtTime(hit.media_time)} · ${hit.score.toFixed(3)}`,
-        hit.confidence == null ? "" : ` · confidence ${hit.confidence.toFixed(2)}`),
+        hit.confidence == null ? "" : ` · confidence ${hit.confidence.toFixed(2)}`, " · ",
+        el("code", { class: "item-id", title: "Catalog id, as in YAML examples and the CLI" }, `frame:${hit.frame_id}`)),
       el("button", { type: "button", class: "more", title: "Frames that look like this one",
         onclick: () => similar(hit.frame_id) }, "More like this")),
   )));

@@ -7,6 +7,7 @@ Scenario names are path segments: a name containing '/' cannot be addressed here
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 from pathlib import Path
 from typing import Annotated, Literal
@@ -176,27 +177,38 @@ def answer(name: ScenarioName, body: AnswerIn, svc: ServicesDep, who: Reader) ->
 @router.get(
     "/scenarios/{name}/export",
     response_class=FileResponse,
-    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
-    summary="Download the scenario's labels (csv or coco)",
+    responses={200: {"content": {"text/csv": {}, "application/zip": {}}}},
+    summary="Download the scenario's labels: csv, or a zip of coco, yolo or classification",
 )
 def export(
     name: ScenarioName,
     svc: ServicesDep,
     _: Reader,
-    format: Literal["csv", "coco"] = "csv",
+    format: Literal["csv", "coco", "yolo", "classification"] = "csv",
 ) -> FileResponse:
+    """csv is one file; the others are folders with full-resolution images, sent as a zip
+    that unpacks into a layout the format's own loaders read (see vigil.scenarios.export)."""
     record = svc.workspace.get_scenario(name)
     # The file name comes from the server, never from the client: no traversal possible.
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", record.name).strip("._") or "scenario"
-    suffix = "csv" if format == "csv" else "json"
     folder = svc.home / "exports"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}-v{record.version}.{suffix}"
-    written = svc.workspace.export_labels(record.name, format, path)
+    base = f"{stem}-v{record.version}"
+    if format == "csv":
+        written = svc.workspace.export_labels(record.name, format, folder / f"{base}.csv")
+        return FileResponse(
+            svc.inside_home(str(Path(written).relative_to(svc.home))),
+            media_type="text/csv",
+            filename=written.name,
+        )
+    target = folder / f"{base}-{format}"
+    svc.workspace.export_labels(record.name, format, target)
+    archive = shutil.make_archive(str(target), "zip", root_dir=target)
+    shutil.rmtree(target)
     return FileResponse(
-        svc.inside_home(str(Path(written).relative_to(svc.home))),
-        media_type="text/csv" if format == "csv" else "application/json",
-        filename=path.name,
+        svc.inside_home(str(Path(archive).relative_to(svc.home))),
+        media_type="application/zip",
+        filename=Path(archive).name,
     )
 
 
