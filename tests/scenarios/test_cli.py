@@ -108,8 +108,27 @@ def test_eval_scenario_command_prints_a_table_and_a_plot(
     args += ["--pool-per-class", "2", "--test-per-class", "3", "--plot", str(tmp_path / "p.png")]
     result = CliRunner().invoke(group, args)
     assert result.exit_code == 0, result.output
-    assert "fashion-mnist/test 30" in result.output and "zero-shot      0" in result.output
+    assert "fashion-mnist/test 30" in result.output and "zero-shot        0" in result.output
+    assert "pixels-logreg    2" in result.output and "recall per class" in result.output
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     assert list((tmp_path / "home" / "cache").glob("fake-32-fashion-mnist*.npz"))
     bad = CliRunner().invoke(group, ["scenario", "--shots", "4", "--pool-per-class", "2"])
     assert bad.exit_code == 1 and "must be >= the largest k" in bad.output
+    pair = [*args[:-2], "--class", "Pullover", "--class", "coat"]
+    two = CliRunner().invoke(group, pair)
+    assert two.exit_code == 0, two.output
+    assert "fashion-mnist/test 6" in two.output and "pullover      coat" in two.output
+    unknown = CliRunner().invoke(group, [*args[:-2], "--class", "coat", "--class", "hat"])
+    assert unknown.exit_code == 1 and "unknown class 'hat'" in unknown.output
+
+
+def test_label_prints_warnings_when_every_item_gets_one_class(run: Run, tmp_path: Path) -> None:
+    spec = tmp_path / "same.yaml"
+    spec.write_text(
+        "name: same\nclasses:\n  - {name: a, prompts: [a walkway]}\n"
+        "  - {name: b, prompts: [a walkway]}\n"
+    )
+    run("scenario", "import", str(spec))
+    output = run("scenario", "label", "same")
+    assert "labeled as: a " in output and ", b 0" in output
+    assert "WARNING: 100% of" in output and "--relabel" in output

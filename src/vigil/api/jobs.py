@@ -289,6 +289,10 @@ def run_autolabel(workspace: Workspace, job: Job[AutolabelJobIn]) -> dict[str, A
         "seconds": round(result.seconds, 2),
         "cv_accuracy": result.cv_accuracy,
         "ece": result.ece,
+        "predicted": result.predicted,
+        "cv_recall": result.cv_recall,
+        "warnings": list(result.warnings),
+        "notes": list(result.notes),
     }
 
 

@@ -100,6 +100,7 @@ class Scenarios:
             on_progress=on_progress,
             relabel=relabel,
             score=score,
+            home=self.context.home,
         )
 
     def label_anomaly(
@@ -143,6 +144,7 @@ class Scenarios:
             record,
             self.context.embedder,
             limit=limit or self.context.settings.scenarios.review_limit,
+            home=self.context.home,
         )
 
     def answer(self, scenario: str, item: str, label: str, *, annotator: str | None = None) -> None:

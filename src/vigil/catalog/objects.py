@@ -234,6 +234,26 @@ def objects_for_embeddings(
     return found
 
 
+def object_detections(
+    catalog: Catalog, ids: Sequence[int] | np.ndarray
+) -> dict[int, tuple[str, float]]:
+    """Object id -> (detector class, detector score); ids that are no object are absent.
+
+    What an object scenario needs to weigh the detector's own answer beside the
+    zero-shot score of the crop's vector.
+    """
+    found: dict[int, tuple[str, float]] = {}
+    with guard("read object classes"), catalog.reads() as session:
+        for chunk in chunks([int(i) for i in ids]):
+            rows = session.execute(
+                select(ObjectRow.id, ObjectRow.label, ObjectRow.score).where(
+                    ObjectRow.id.in_(chunk)
+                )
+            )
+            found.update({int(item): (str(label), float(score)) for item, label, score in rows})
+    return found
+
+
 def count_objects(catalog: Catalog, source_id: int | None = None) -> dict[str, int]:
     """Objects per class label, optionally of one source."""
     statement = select(ObjectRow.label, func.count(ObjectRow.id)).group_by(ObjectRow.label)

@@ -295,13 +295,16 @@ def write_labels(
     probabilities: np.ndarray,
     *,
     model_id: str,
-    method: str,
+    method: str | Sequence[str],
 ) -> int:
     """Store machine labels of one batch in ONE transaction; returns how many were written.
 
     Items labeled at this version meanwhile (a second run racing this one) are
-    skipped rather than duplicated.
+    skipped rather than duplicated. ``method`` is one for the batch or one per item.
     """
+    methods = [method] * len(ids) if isinstance(method, str) else list(method)
+    if len(methods) != len(ids):
+        raise InvalidInputError(f"{len(ids)} items but {len(methods)} methods")
     kind = scope.kind
     names = scope.class_names
     if probabilities.shape != (len(ids), len(names)):
@@ -326,7 +329,9 @@ def write_labels(
         now = utcnow()
         rows = []
         best = probabilities.argmax(axis=1)
-        for item_id, row_probs, winner in zip(ids, probabilities, best, strict=True):
+        for item_id, row_probs, winner, row_method in zip(
+            ids, probabilities, best, methods, strict=True
+        ):
             if int(item_id) in done:
                 continue
             rows.append(
@@ -338,7 +343,7 @@ def write_labels(
                     "confidence": float(row_probs[winner]),
                     "probabilities": [round(float(p), 6) for p in row_probs],
                     "model_id": model_id,
-                    "method": method,
+                    "method": row_method,
                     "created_at": now,
                 }
             )
@@ -453,6 +458,9 @@ class StoredLabel:
     annotator: str | None
     source_id: int = 0  # with frame_index: where export decodes the full-resolution frame
     frame_index: int = 0
+    # How the machine label was made, e.g. "zero-shot+detector:person": the method and
+    # the detector class that was weighed in, if any (the label's "why").
+    method: str | None = None
 
     @property
     def label(self) -> str:
@@ -547,6 +555,7 @@ def stored_labels(catalog: Catalog, scope: LabelScope) -> list[StoredLabel]:
                 annotator=human.annotator if human is not None else None,
                 source_id=source.id,
                 frame_index=frame.frame_index,
+                method=made.method if made is not None else None,
             )
         )
     return labels

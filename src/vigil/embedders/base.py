@@ -48,6 +48,7 @@ class Embedder(ABC):
     model_id: str
     device: str = "cpu"
     batch_size: int = 16
+    backbone_dim: int = 0  # > 0 when ``backbone_features`` exists (richer few-shot probes)
 
     @abstractmethod
     def _embed_image_batch(self, images: list[np.ndarray]) -> np.ndarray:
@@ -86,6 +87,14 @@ class Embedder(ABC):
         if len(crops) != len(labels):
             raise InvalidInputError(f"{len(crops)} crops but {len(labels)} labels")
         return self.embed_images(crops)
+
+    def backbone_features(self, images: list[np.ndarray]) -> np.ndarray:
+        """(N, backbone_dim) unit-norm pooled features of the image model, where it has one.
+
+        Few-shot probes use them beside the vectors; a backend without them keeps
+        ``backbone_dim = 0`` and its probes see the vectors alone.
+        """
+        raise InvalidInputError(f"embedder {self.name!r} has no backbone features")
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Embed text queries or prompts; returns (N, dim) float32, unit norm."""

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 RECIPE_VERSION = "v1"
 MODEL_ID = f"concept-bridge:effnet-lite0+ssd-mnv2-coco+minilm-l6-{RECIPE_VERSION}"
 TEXT_DIM = 384  # all-MiniLM-L6-v2 sentence embedding size
+BACKBONE_DIM = 1280  # EfficientNet-Lite0's pooled features before its classifier layer
 
 # EfficientNet-Lite0 was trained on 224x224 inputs scaled to [-1, 1] (mean = std = 0.5
 # per channel; efficientnet/lite/efficientnet_lite_builder.py). The whole frame is
@@ -191,6 +192,7 @@ class ConceptBridgeEmbedder(Embedder):
         self.batch_size = batch_size
         self.device = resolve_device(device)
         self.dim = TEXT_DIM
+        self.backbone_dim = BACKBONE_DIM
         defaults = (10, 1.0, 1.0, 0.4)
         params = (top_k, classifier_weight, detector_weight, min_detection_score)
         self.model_id = MODEL_ID
@@ -303,6 +305,29 @@ class ConceptBridgeEmbedder(Embedder):
             probabilities = torch.softmax(self._classifier(batch).float(), dim=-1)
         result: np.ndarray = probabilities.cpu().numpy()
         return result
+
+    def backbone_features(self, images: list[np.ndarray]) -> np.ndarray:
+        """EfficientNet-Lite0's pooled penultimate features, (N, 1280) float32, unit norm.
+
+        The concept vector keeps only what the 1000 ImageNet names and 80 COCO names
+        say; a few-shot probe on these features also sees texture and shape that no
+        class name covers (grey clothing thumbnails, uniforms, vehicle types).
+        """
+        import torch
+
+        _check_images(images)
+        if not images:
+            return np.zeros((0, BACKBONE_DIM), dtype=np.float32)
+        rows = []
+        for start in range(0, len(images), self.batch_size):
+            batch = np.stack(
+                [_classifier_input(i) for i in images[start : start + self.batch_size]]
+            )
+            tensor = torch.from_numpy(batch).to(self.device)  # (B, 3, 224, 224)
+            with torch.inference_mode():
+                maps = self._classifier.extract_features(tensor).float()  # (B, 1280, 7, 7)
+                rows.append(maps.mean(dim=(2, 3)).cpu().numpy())  # (B, 1280)
+        return l2_normalize(np.concatenate(rows).astype(np.float32))
 
     def top_classes(self, image: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
         """The ``k`` most likely ImageNet classes of one image with their probabilities."""

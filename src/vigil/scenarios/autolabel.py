@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from vigil.catalog.objects import object_detections
 from vigil.catalog.store import Catalog
 from vigil.embedders.base import Embedder
 from vigil.errors import InvalidInputError, NotFoundError
@@ -29,14 +30,17 @@ from vigil.scenarios.classify import (
     cached_class_text_vectors,
     default_temperature,
     fit_classifier,
+    one_class_warning,
 )
-from vigil.scenarios.spec import ScenarioRecord, ScenarioSpec, parse_example
+from vigil.scenarios.detector_evidence import DetectorEvidence, detector_evidence
+from vigil.scenarios.spec import ItemKind, ScenarioRecord, ScenarioSpec, parse_example
 from vigil.scenarios.store import (
     count_labels,
     count_target_items,
     delete_labels,
     human_labels,
     item_exists,
+    item_thumbnails,
     item_vectors,
     iter_target_vectors,
     write_labels,
@@ -167,21 +171,96 @@ def labeled_examples(
     return np.concatenate(parts).astype(np.float32), np.asarray(labels, dtype=np.int64)
 
 
+def example_backbone_features(
+    catalog: Catalog, record: ScenarioRecord, embedder: Embedder, home: Path
+) -> np.ndarray:
+    """Backbone features of the examples, in ``labeled_examples``' row order."""
+    spec = record.spec
+    kind = spec.target.kind
+    by_item: dict[int, int] = {}
+    images: list[np.ndarray] = []
+    for item in spec.classes:
+        for text in item.examples:
+            ref = parse_example(text)
+            if ref.kind == "image":
+                assert ref.path is not None
+                images.append(load_image(ref.path))
+            elif ref.kind == kind:
+                assert ref.item_id is not None
+                by_item[ref.item_id] = 0
+    for item_id in human_labels(catalog, record):
+        by_item[item_id] = 0
+    parts = [item_backbone_features(catalog, kind, sorted(by_item), embedder, home)]
+    if images:
+        parts.append(embedder.backbone_features(images))
+    return np.concatenate(parts).astype(np.float32)
+
+
+def item_backbone_features(
+    catalog: Catalog, kind: ItemKind, ids: Sequence[int], embedder: Embedder, home: Path
+) -> np.ndarray:
+    """(N, backbone_dim) features of stored items, computed from their thumbnails.
+
+    Not stored: they are computed for the examples when fitting and for each batch
+    when labeling with a probe that uses them (about as fast as the crop thumbnails
+    decode and EfficientNet-Lite0 runs). A missing thumbnail is a clear error.
+    """
+    if not ids:
+        return np.zeros((0, embedder.backbone_dim), dtype=np.float32)
+    paths = item_thumbnails(catalog, kind, ids)
+    images = []
+    for item_id in ids:
+        relative = paths.get(int(item_id))
+        if not relative:
+            raise NotFoundError(f"{kind.value} {item_id} has no thumbnail to compute features from")
+        images.append(load_image(home / relative))
+    return embedder.backbone_features(images)
+
+
 def build_classifier(
-    catalog: Catalog, record: ScenarioRecord, embedder: Embedder
+    catalog: Catalog, record: ScenarioRecord, embedder: Embedder, *, home: Path | None = None
 ) -> ScenarioClassifier:
-    """The scenario's classifier over ``embedder``'s space, fitted on every example there is."""
+    """The scenario's classifier over ``embedder``'s space, fitted on every example there is.
+
+    With ``home`` (where the thumbnails are) and an embedder that has backbone
+    features, the probe sees those beside the vectors.
+    """
     text_vectors = cached_class_text_vectors(
         record.spec, embedder.model_id, lambda texts: embedder.embed_texts(texts)
     )
     vectors, labels = labeled_examples(catalog, record, embedder)
+    backbone_dim = embedder.backbone_dim if home is not None and len(labels) else 0
+    if backbone_dim:
+        assert home is not None
+        features = example_backbone_features(catalog, record, embedder, home)
+        vectors = np.hstack([vectors, features])  # (K, D + B)
     return fit_classifier(
         text_vectors,
         record.spec.class_names,
         vectors,
         labels,
         default_t=default_temperature(embedder.model_id),
+        backbone_dim=backbone_dim,
     )
+
+
+def with_backbone_features(
+    model: ScenarioClassifier,
+    batches: Iterator[tuple[np.ndarray, np.ndarray]],
+    *,
+    catalog: Catalog,
+    kind: ItemKind,
+    embedder: Embedder,
+    home: Path | None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The (ids, vectors) batches as the model reads them: backbone features appended if used."""
+    for ids, vectors in batches:
+        if model.backbone_dim:
+            if home is None:
+                raise InvalidInputError("this classifier needs the workspace home for thumbnails")
+            features = item_backbone_features(catalog, kind, [int(i) for i in ids], embedder, home)
+            vectors = np.hstack([vectors, features])  # (B, D + backbone_dim)
+        yield ids, vectors
 
 
 BatchScorer = Callable[
@@ -209,6 +288,7 @@ def autolabel(
     classifier: ScenarioClassifier | None = None,
     relabel: bool = False,
     score: BatchScorer | None = None,
+    home: Path | None = None,
 ) -> AutolabelReport:
     """Label every target item of the archive not yet labeled at this version.
 
@@ -219,6 +299,10 @@ def autolabel(
     ``score`` maps the stream of (ids, vectors) batches to (ids, probabilities)
     in the same order; the default scores here, ``vigil.scale`` scores on Ray.
     Writing stays in this process either way, so a resumed run relabels nothing.
+    ``home`` (the workspace folder) lets the probe use backbone features computed
+    from thumbnails. For objects, the detector's class is weighed in where a class's
+    prompts name it (``detector_evidence``); the stored method says so per label.
+    The report's ``warnings`` say when the labels should not be trusted as they are.
     """
     if record.spec.kind == "anomaly":
         raise InvalidInputError(
@@ -226,13 +310,17 @@ def autolabel(
             "vigil.anomaly (vigil scenario label runs it), not from stored vectors"
         )
     started = time.perf_counter()
-    model = classifier or build_classifier(catalog, record, embedder)
+    model = classifier or build_classifier(catalog, record, embedder, home=home)
     if relabel:
         delete_labels(catalog, record)
+    evidence = detector_evidence(record.spec)
     provenance = f"{embedder.model_id}/{model.description}"
+    if evidence.active:
+        provenance += f"+detector(w={evidence.weight:g})"
     total = count_target_items(catalog, record.spec, embedder.model_id)
     before = count_labels(catalog, record)
     labeled = 0
+    predicted = np.zeros(len(record.spec.classes), dtype=np.int64)
     batches = iter_target_vectors(
         catalog,
         record.spec,
@@ -242,13 +330,20 @@ def autolabel(
     )
     if max_items is not None:
         batches = itertools.islice(batches, max(1, -(-max_items // batch_size)))
+    batches = with_backbone_features(
+        model, batches, catalog=catalog, kind=record.spec.target.kind, embedder=embedder, home=home
+    )
     scored = (score or score_locally)(model, batches)
-    for ids, probs in scored:
-        labeled += write_labels(
-            catalog, record, ids, probs, model_id=provenance, method=model.method
-        )
+    for ids, scored_probs in scored:
+        probs, methods = combine_with_detector(catalog, evidence, model.method, ids, scored_probs)
+        labeled += write_labels(catalog, record, ids, probs, model_id=provenance, method=methods)
+        predicted += np.bincount(probs.argmax(axis=1), minlength=len(predicted))
         if on_progress is not None:
             on_progress(AutolabelProgress(before + labeled, total, labeled))
+    warnings = [*model.warnings, *evidence.warnings]
+    constant = one_class_warning(predicted, record.spec.class_names, examples=model.examples)
+    if constant is not None:
+        warnings.append(constant)
     return AutolabelReport(
         scenario=record.name,
         version=record.version,
@@ -261,4 +356,28 @@ def autolabel(
         seconds=time.perf_counter() - started,
         cv_accuracy=dict(model.cv_accuracy),
         ece=model.ece,
+        cv_recall=dict(model.cv_recall),
+        warnings=tuple(warnings),
+        notes=tuple(evidence.notes),
+        predicted={
+            name: int(count) for name, count in zip(record.spec.class_names, predicted, strict=True)
+        },
     )
+
+
+def combine_with_detector(
+    catalog: Catalog,
+    evidence: DetectorEvidence,
+    method: str,
+    ids: np.ndarray,
+    probs: np.ndarray,
+) -> tuple[np.ndarray, list[str]]:
+    """Object probabilities with the detector's class weighed in; the method per row says why.
+
+    A row the detector's class spoke for is stored as e.g. ``zero-shot+detector:person``.
+    """
+    if not evidence.active:
+        return probs, [method] * len(ids)
+    found = object_detections(catalog, ids)
+    combined, used = evidence.apply(probs, [found.get(int(i)) for i in ids])
+    return combined, [method if coco is None else f"{method}+detector:{coco}" for coco in used]

@@ -27,21 +27,32 @@ Few-shot. Three candidates, all on the same embeddings:
   are the example vectors (the mean affinity per class, where the paper sums: answers
   from a review queue are unbalanced);
 * ``linear-probe``: multinomial logistic regression on the embeddings (the
-  standard few-shot baseline of CLIP's paper).
+  standard few-shot baseline of CLIP's paper), on the concept vector *and*, where
+  the embedder has them, the image model's pooled backbone features (rows are then
+  ``[vector | features]``; only the probe reads the second part).
 
 Selection (``fit_classifier``), in this documented order:
 
 1. no examples at all -> zero-shot with the default temperature;
 2. some class has no example -> zero-shot, T fitted on the examples there are
-   (an adapter would pull items towards the classes that have examples);
+   (an adapter would pull items towards the classes that have some), with a warning;
 3. some class has a single example (stratified cross-validation impossible)
-   -> tip-adapter with fixed ``TIP_DEFAULT_ALPHA`` / ``TIP_DEFAULT_BETA``, T fitted on
-   the examples by zero-shot NLL (a 1-shot probe ignores the prompts);
+   -> ``ONE_SHOT_METHOD`` with fixed parameters, T fitted on the examples by
+   zero-shot NLL;
 4. every class has >= 2 examples -> stratified k-fold cross-validation over
-   zero-shot, a small tip-adapter grid and a small probe grid; the best
-   out-of-fold accuracy wins (ties: the lower out-of-fold log-loss), T is
-   fitted on the winner's out-of-fold logits, and the winner is refitted on all
-   examples.
+   zero-shot, a small tip-adapter grid and a small probe grid. A candidate whose
+   held-out predictions are all one class is never chosen while another is left
+   (on two balanced classes such a constant classifier scores 0.5 and used to win
+   ties). The probe is the default; another candidate replaces it only when its
+   out-of-fold accuracy is higher by more than one binomial standard error (ties
+   and noise go to the probe). T is fitted on the winner's out-of-fold logits and
+   the winner is refitted on all examples.
+
+Never silently constant: the fitted classifier carries ``warnings`` (no example of
+some class, cross-validation accuracy not clearly above chance by a one-sided
+binomial test, every candidate constant), and ``one_class_warning`` flags a
+labeling run that gave (nearly) every item one class. Auto-label reports both;
+the CLI prints them and the REST job returns them.
 """
 
 from __future__ import annotations
@@ -58,6 +69,7 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
+from scipy.stats import binomtest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
@@ -84,6 +96,8 @@ FALLBACK_TEMPERATURE = 0.01
 # (zero-shot 0.192) with concept-bridge (``vigil eval scenario``, 5 draws).
 TIP_DEFAULT_ALPHA = 4.0
 TIP_DEFAULT_BETA = 5.5  # the paper's default sharpness
+# With one example of some class (no cross-validation possible).
+ONE_SHOT_METHOD: Method = "tip-adapter"
 TIP_GRID_ALPHA = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 TIP_GRID_BETA = (1.0, 3.0, 5.5, 10.0, 20.0)
 PROBE_GRID_C = (1.0, 10.0, 100.0)  # inverse L2 strength; unit vectors need a weak prior
@@ -236,6 +250,16 @@ class ScenarioClassifier:
     examples: int = 0  # labeled examples it was fitted on
     cv_accuracy: dict[str, float] = field(default_factory=dict)  # candidate -> CV accuracy
     ece: float | None = None  # on out-of-fold (or example) predictions; None without labels
+    # > 0: rows are [concept vector (D) | backbone features (B)]; the probe sees both,
+    # the prompts and the cache model the concept part only.
+    backbone_dim: int = 0
+    warnings: list[str] = field(default_factory=list)  # why its labels may not be trusted
+    cv_recall: dict[str, float] = field(default_factory=dict)  # class -> out-of-fold recall
+
+    @property
+    def input_dim(self) -> int:
+        """Columns of the rows it scores: the vector, plus backbone features if it uses them."""
+        return int(self.text_vectors.shape[1]) + self.backbone_dim
 
     def logits(self, vectors: np.ndarray) -> np.ndarray:
         """Un-tempered logits (N, C) of the fitted method."""
@@ -252,18 +276,22 @@ class ScenarioClassifier:
 
     def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities (N, C) in ``class_names`` order."""
-        _check_vectors(vectors, self.text_vectors.shape[1])
+        _check_vectors(vectors, self.input_dim)
         return probabilities(self.logits(vectors), self.temperature)
 
     def zero_shot_proba(self, vectors: np.ndarray) -> np.ndarray:
         """What the prompts alone say, for disagreement with the adapted model."""
-        _check_vectors(vectors, self.text_vectors.shape[1])
-        return probabilities(vectors @ self.text_vectors.T, self.zero_shot_temperature)
+        _check_vectors(vectors, self.input_dim)
+        concept = vectors[:, : self.text_vectors.shape[1]]
+        return probabilities(concept @ self.text_vectors.T, self.zero_shot_temperature)
 
     @property
     def description(self) -> str:
         params = ", ".join(f"{key}={value:g}" for key, value in self.params.items())
-        return f"{self.method}({params})" if params else self.method
+        name: str = self.method
+        if self.method == "linear-probe" and self.backbone_dim:
+            name += "+backbone"
+        return f"{name}({params})" if params else name
 
 
 def _check_vectors(vectors: np.ndarray, dim: int) -> None:
@@ -282,13 +310,14 @@ def _method_logits(
     key_labels: np.ndarray | None = None,
     probe: LogisticRegression | None = None,
 ) -> np.ndarray:
+    concept = vectors[:, : text_vectors.shape[1]]  # the prompts live in this part only
     if method == "zero-shot":
-        cosines: np.ndarray = vectors @ text_vectors.T
+        cosines: np.ndarray = concept @ text_vectors.T
         return cosines
     if method == "tip-adapter":
         assert keys is not None and key_labels is not None
         return tip_adapter_logits(
-            vectors,
+            concept,
             text_vectors,
             keys,
             key_labels,
@@ -318,12 +347,15 @@ def fit_classifier(
     default_t: float = FALLBACK_TEMPERATURE,
     seed: int = 0,
     methods: tuple[Method, ...] | None = None,
+    backbone_dim: int = 0,
 ) -> ScenarioClassifier:
     """Fit the best classifier for the examples given (see the module docstring for the order).
 
-    ``vectors`` (K, D) and ``labels`` (K,) are labeled examples (spec examples and
-    human answers); ``methods`` restricts the candidates (the evaluation uses it
-    to measure each method on its own).
+    ``vectors`` (K, D + backbone_dim) and ``labels`` (K,) are labeled examples (spec
+    examples and human answers); with ``backbone_dim`` > 0 each row is the concept
+    vector followed by the image model's pooled features, which only the probe
+    uses. ``methods`` restricts the candidates (the evaluation uses it to measure
+    each method on its own).
 
     >>> model = fit_classifier(text_vectors, ("smoke", "clear"), examples, labels)  # doctest: +SKIP
     >>> model.predict_proba(archive_vectors)  # doctest: +SKIP
@@ -334,7 +366,7 @@ def fit_classifier(
     dim = text_vectors.shape[1]
     if vectors is None or labels is None or len(labels) == 0:
         return ScenarioClassifier("zero-shot", class_names, text_vectors, default_t, default_t)
-    _check_vectors(vectors, dim)
+    _check_vectors(vectors, dim + backbone_dim)
     labels = np.asarray(labels, dtype=np.int64)
     if labels.shape != (len(vectors),) or labels.min() < 0 or labels.max() >= n_classes:
         raise InvalidInputError(
@@ -342,43 +374,85 @@ def fit_classifier(
             f"shape {labels.shape}, range [{labels.min()}, {labels.max()}]"
         )
     vectors = vectors.astype(np.float32)
-    cosines = vectors @ text_vectors.T
+    concept = vectors[:, :dim]
+    cosines = concept @ text_vectors.T
     # Zero-shot is not trained on the examples, so fitting T on them does not leak.
     zs_t = fit_temperature(cosines, labels)
     counts = np.bincount(labels, minlength=n_classes)
-    allowed = set(methods) if methods is not None else {"zero-shot", "tip-adapter", "linear-probe"}
+    allowed: set[str] = set(methods or ("zero-shot", "tip-adapter", "linear-probe"))
+    names, examples = class_names, len(labels)
     if counts.min() == 0 or allowed == {"zero-shot"}:
         # A class without examples: any adapter would pull items towards the classes
         # that have some, so the examples only calibrate the zero-shot temperature.
         ece = expected_calibration_error(probabilities(cosines, zs_t), labels)
-        return ScenarioClassifier(
-            "zero-shot", class_names, text_vectors, zs_t, zs_t, examples=len(labels), ece=ece
+        model = ScenarioClassifier(
+            "zero-shot", names, text_vectors, zs_t, zs_t, examples=examples, ece=ece
         )
+        missing = [class_names[i] for i in np.flatnonzero(counts == 0)]
+        if missing and len(missing) < n_classes:
+            model.warnings.append(
+                f"no example of {', '.join(map(repr, missing))}: the examples only calibrate "
+                "the prompts (zero-shot); give every class at least one"
+            )
+        return model
     if counts.min() < 2:
-        if "tip-adapter" in allowed:
+        if "tip-adapter" in allowed and ONE_SHOT_METHOD == "tip-adapter":
             params = {"alpha": TIP_DEFAULT_ALPHA, "beta": TIP_DEFAULT_BETA}
-            return ScenarioClassifier(
+            model = ScenarioClassifier(
                 "tip-adapter",
-                class_names,
+                names,
                 text_vectors,
                 1.0,
                 zs_t,
                 params=params,
-                keys=vectors,
+                keys=concept,
                 key_labels=labels,
-                examples=len(labels),
+                examples=examples,
             )
-        probe = _fit_probe(vectors, labels, PROBE_GRID_C[-1])
-        return ScenarioClassifier(
-            "linear-probe",
-            class_names,
-            text_vectors,
-            1.0,
-            zs_t,
-            params={"C": PROBE_GRID_C[-1]},
-            probe=probe,
-            examples=len(labels),
-        )
+        else:
+            probe = _fit_probe(vectors, labels, PROBE_GRID_C[-1])
+            model = ScenarioClassifier(
+                "linear-probe",
+                names,
+                text_vectors,
+                1.0,
+                zs_t,
+                params={"C": PROBE_GRID_C[-1]},
+                probe=probe,
+                examples=examples,
+                backbone_dim=backbone_dim,
+            )
+        model.warnings += _constant_on_examples(model, vectors, labels)
+        return model
+    return _cross_validate(
+        text_vectors,
+        class_names,
+        vectors,
+        labels,
+        allowed,
+        seed=seed,
+        zs_t=zs_t,
+        backbone_dim=backbone_dim,
+    )
+
+
+def _cross_validate(
+    text_vectors: np.ndarray,
+    class_names: tuple[str, ...],
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    allowed: set[str],
+    *,
+    seed: int,
+    zs_t: float,
+    backbone_dim: int,
+) -> ScenarioClassifier:
+    """Step 4 of the selection: stratified k-fold over every allowed candidate."""
+    n_classes = len(class_names)
+    dim = text_vectors.shape[1]
+    concept = vectors[:, :dim]
+    cosines = concept @ text_vectors.T
+    counts = np.bincount(labels, minlength=n_classes)
     candidates = [c for c in _candidates() if c[0] in allowed]
     folds = min(CV_FOLDS, int(counts.min()))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -399,24 +473,52 @@ def fit_classifier(
                 text_vectors,
                 params=params,
                 zero_shot_temperature=fold_t,
-                keys=vectors[train],
+                keys=concept[train],
                 key_labels=labels[train],
                 probe=probe,
             )
-    accuracy = {
-        i: float((out_of_fold[i].argmax(axis=1) == labels).mean()) for i in range(len(candidates))
-    }
+    predicted = {i: out_of_fold[i].argmax(axis=1) for i in range(len(candidates))}
+    accuracy = {i: float((predicted[i] == labels).mean()) for i in range(len(candidates))}
     # Ties in accuracy are common with few examples; the out-of-fold log-loss (each
     # candidate at its own best temperature) breaks them by how sure it was when right.
     temperatures = {i: fit_temperature(out_of_fold[i], labels) for i in range(len(candidates))}
     losses = {i: _nll(out_of_fold[i], labels, temperatures[i]) for i in range(len(candidates))}
-    best = max(range(len(candidates)), key=lambda i: (accuracy[i], -losses[i], -i))
+    # A candidate that gave every held-out example the same class learned nothing
+    # (on two balanced classes it scores 0.5 and can still win a tie): never pick it
+    # while another is left.
+    varied = [i for i in range(len(candidates)) if len(np.unique(predicted[i])) > 1]
+    warnings_: list[str] = []
+    if not varied:
+        varied = list(range(len(candidates)))
+        warnings_.append(
+            f"every method gave all {len(labels)} held-out examples one class in "
+            "cross-validation: the examples do not separate the classes; expect one class "
+            "for nearly every item"
+        )
+    best = max(varied, key=lambda i: (accuracy[i], -losses[i], -i))
+    probes_left = [i for i in varied if candidates[i][0] == "linear-probe"]
+    if probes_left and candidates[best][0] != "linear-probe":
+        # The probe is the default once every class has examples; another method
+        # replaces it only when it is right on clearly more held-out examples (more
+        # than one binomial standard error), not on a tie or on noise.
+        probe_best = max(probes_left, key=lambda i: (accuracy[i], -losses[i], -i))
+        margin = max(_standard_error(accuracy[probe_best], len(labels)), 1.0 / len(labels))
+        if accuracy[best] <= accuracy[probe_best] + margin:
+            best = probe_best
     method, params = candidates[best]
     temperature = temperatures[best]
     ece = expected_calibration_error(probabilities(out_of_fold[best], temperature), labels)
     summary: dict[str, float] = {}
     for i, (name, _) in enumerate(candidates):
         summary[name] = max(summary.get(name, 0.0), accuracy[i])
+    correct = round(accuracy[best] * len(labels))
+    chance = 1.0 / n_classes
+    if binomtest(correct, len(labels), chance, alternative="greater").pvalue > 0.05:
+        warnings_.append(
+            f"cross-validation accuracy {accuracy[best]:.2f} on {len(labels)} examples is not "
+            f"clearly above chance ({chance:.2f}): answer more review items before trusting "
+            "the labels"
+        )
     model = ScenarioClassifier(
         method,
         class_names,
@@ -427,9 +529,62 @@ def fit_classifier(
         examples=len(labels),
         cv_accuracy=summary,
         ece=ece,
+        warnings=warnings_,
+        cv_recall={
+            name: float((predicted[best][labels == c] == c).mean())
+            for c, name in enumerate(class_names)
+        },
     )
     if method == "tip-adapter":
-        model.keys, model.key_labels = vectors, labels
+        model.keys, model.key_labels = concept, labels
     elif method == "linear-probe":
         model.probe = _fit_probe(vectors, labels, params["C"])
+        model.backbone_dim = backbone_dim
     return model
+
+
+def _standard_error(accuracy: float, n: int) -> float:
+    return float(np.sqrt(max(accuracy * (1.0 - accuracy), 0.0) / n))
+
+
+def _constant_on_examples(
+    model: ScenarioClassifier, vectors: np.ndarray, labels: np.ndarray
+) -> list[str]:
+    """A warning when a model fitted on examples of several classes names only one of them."""
+    # Only a probe on backbone features reads the columns after the concept vector.
+    predicted = model.predict_proba(vectors[:, : model.input_dim]).argmax(axis=1)
+    if len(np.unique(labels)) > 1 and len(np.unique(predicted)) == 1:
+        return [
+            f"the classifier gives its own {len(labels)} examples one class "
+            f"({model.class_names[int(predicted[0])]!r}): it does not separate the classes"
+        ]
+    return []
+
+
+DEGENERATE_SHARE = 0.95  # one class for at least this share of the labeled items is suspect
+DEGENERATE_MIN_ITEMS = 10  # fewer items than this may well all be one class
+
+
+def one_class_warning(
+    predicted_counts: np.ndarray, class_names: tuple[str, ...], *, examples: int
+) -> str | None:
+    """A loud warning when labeling gave (nearly) every item the same class.
+
+    A scenario exists to tell classes apart; when one class takes at least
+    ``DEGENERATE_SHARE`` of ``DEGENERATE_MIN_ITEMS`` or more items, the classifier
+    is more likely constant than the archive is. It is a warning, not a refusal:
+    a quiet archive can be all "clear".
+    """
+    total = int(predicted_counts.sum())
+    if total < DEGENERATE_MIN_ITEMS:
+        return None
+    top = int(np.argmax(predicted_counts))
+    share = float(predicted_counts[top]) / total
+    if share < DEGENERATE_SHARE:
+        return None
+    basis = f"{examples} example(s)" if examples else "the prompts alone (no examples)"
+    return (
+        f"{share:.0%} of {total} items were labeled {class_names[top]!r} by a classifier "
+        f"fitted on {basis}: it may be giving every item one class. Check a few in the "
+        "review queue and answer some of each class, then label again with --relabel"
+    )

@@ -60,6 +60,7 @@ CSV_COLUMNS = (
     "machine_label",
     "human_label",
     "model_id",
+    "method",
 )
 JPEG_QUALITY = 95
 
@@ -142,6 +143,7 @@ def write_csv(labels: Sequence[StoredLabel], path: Path) -> Path:
                     item.machine_label or "",
                     item.human_label or "",
                     item.model_id or "",
+                    item.method or "",
                 ]
             )
     os.replace(temporary, path)

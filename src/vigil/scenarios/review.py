@@ -12,14 +12,21 @@ next queue or auto-label run refits the classifier with it as an example.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
 from vigil.catalog.store import Catalog
 from vigil.embedders.base import Embedder
 from vigil.errors import InvalidInputError
-from vigil.scenarios.autolabel import build_classifier
+from vigil.scenarios.autolabel import (
+    build_classifier,
+    combine_with_detector,
+    with_backbone_features,
+)
 from vigil.scenarios.classify import ScenarioClassifier
+from vigil.scenarios.detector_evidence import detector_evidence
 from vigil.scenarios.spec import ItemKind, ScenarioRecord, parse_item
 from vigil.scenarios.store import (
     human_labels,
@@ -50,8 +57,14 @@ def review_queue(
     *,
     limit: int = 20,
     classifier: ScenarioClassifier | None = None,
+    home: Path | None = None,
 ) -> list[ReviewItem]:
-    """The ``limit`` unanswered target items a person should look at first."""
+    """The ``limit`` unanswered target items a person should look at first.
+
+    Both committee members see what auto-label sees: the detector's class is
+    weighed into each (object scenarios), and ``home`` gives the probe its
+    backbone features.
+    """
     if limit < 1:
         raise InvalidInputError(f"limit must be >= 1, got {limit}")
     if record.spec.kind == "anomaly":
@@ -59,17 +72,33 @@ def review_queue(
             f"scenario {record.name!r} is an anomaly scenario; its queue comes from "
             "vigil.anomaly.scenario.anomaly_review_queue"
         )
-    model = classifier or build_classifier(catalog, record, embedder)
+    model = classifier or build_classifier(catalog, record, embedder, home=home)
+    evidence = detector_evidence(record.spec)
     answered = set(human_labels(catalog, record))
     names = record.spec.class_names
     best: list[tuple[float, int, int, float, float, float, int, bool]] = []  # a min-heap
-    for ids, vectors in iter_target_vectors(catalog, record.spec, embedder.model_id):
-        keep = np.fromiter((int(i) not in answered for i in ids), dtype=bool, count=len(ids))
-        if not keep.any():
-            continue
-        ids, vectors = ids[keep], vectors[keep]
-        probs = model.predict_proba(vectors)
-        zero_shot = model.zero_shot_proba(vectors)
+
+    def unanswered() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for ids, vectors in iter_target_vectors(catalog, record.spec, embedder.model_id):
+            keep = np.fromiter((int(i) not in answered for i in ids), dtype=bool, count=len(ids))
+            if keep.any():
+                yield ids[keep], vectors[keep]
+
+    batches = with_backbone_features(
+        model,
+        unanswered(),
+        catalog=catalog,
+        kind=record.spec.target.kind,
+        embedder=embedder,
+        home=home,
+    )
+    for ids, vectors in batches:
+        probs, _ = combine_with_detector(
+            catalog, evidence, model.method, ids, model.predict_proba(vectors)
+        )
+        zero_shot, _ = combine_with_detector(
+            catalog, evidence, "zero-shot", ids, model.zero_shot_proba(vectors)
+        )
         priority, margin, entropy, disagree = priorities(probs, zero_shot)
         winners, zs_winners = probs.argmax(axis=1), zero_shot.argmax(axis=1)
         for row in np.argsort(-priority)[:limit]:

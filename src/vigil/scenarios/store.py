@@ -7,7 +7,7 @@ what the catalog needs, so callers in this stage keep speaking in scenarios.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -85,9 +85,12 @@ def write_labels(
     probabilities: np.ndarray,
     *,
     model_id: str,
-    method: str,
+    method: str | Sequence[str],
 ) -> int:
-    """Store machine labels of one batch in ONE transaction; returns how many were written."""
+    """Store machine labels of one batch in ONE transaction; returns how many were written.
+
+    ``method`` is one for the batch or one per item (e.g. ``zero-shot+detector:person``).
+    """
     return stored.write_labels(
         catalog, record.scope, ids, probabilities, model_id=model_id, method=method
     )

@@ -6,7 +6,7 @@ not import scikit-learn, SciPy or the export libraries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vigil.scenarios.spec import ItemKind
 
@@ -35,6 +35,12 @@ class AutolabelReport:
     seconds: float
     cv_accuracy: dict[str, float]
     ece: float | None
+    # Why the labels may not be trusted as they are (a constant classifier, noise-level
+    # cross-validation, contradictory prompts): the CLI prints them, REST returns them.
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what else went into the labels (the detector's classes)
+    predicted: dict[str, int] = field(default_factory=dict)  # class -> items labeled by this run
+    cv_recall: dict[str, float] = field(default_factory=dict)  # class -> cross-validated recall
 
     @property
     def items_per_s(self) -> float:
