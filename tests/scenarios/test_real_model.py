@@ -148,7 +148,9 @@ def test_object_scenario_on_real_detections(
         items = {item.id: item for item in training_items(workspace.catalog, "who")}
         unanswered = [i for i in people if items[i].human_label is None]
         adapted = agreement(workspace, unanswered)
-        assert adapted >= 0.8 and adapted > zero_shot + 0.2, (zero_shot, adapted, refit.model_id)
+        # The prompts name the detector's classes, so its answer already lifts zero-shot
+        # (vectors alone: 54% of the people); the answers must not undo that.
+        assert zero_shot >= 0.9 and adapted >= 0.9, (zero_shot, adapted, refit.model_id)
         vehicles = [i for i, label in detected.items() if label != "person"]
         assert all(items[i].label == "vehicle" for i in vehicles)
         assert all(item.image_path.startswith("objects/") for item in items.values())

@@ -27,7 +27,7 @@ from vigil.scenarios.detector_evidence import (
     detector_evidence,
 )
 from vigil.scenarios.evaluate import draw_shots, pixel_features
-from vigil.scenarios.spec import quick_spec, spec_from_dict
+from vigil.scenarios.spec import ItemKind, quick_spec, spec_from_dict
 from vigil.workspace import Workspace
 
 
@@ -246,3 +246,11 @@ def test_pixel_baseline_features() -> None:
     images = np.repeat(load_digits().images[:2, :, :, None], 3, axis=3).astype(np.uint8)
     pixels = pixel_features(images)
     assert pixels.shape == (2, 64 * 64) and pixels.min() >= 0.0 and pixels.max() <= 1.0
+
+
+def test_unknown_detector_classes_are_a_clear_error(workspace: Workspace) -> None:
+    spec = quick_spec("typo", ["a", "b"], kind=ItemKind.OBJECT, object_classes=["persn"])
+    with pytest.raises(InvalidInputError, match="did you mean 'person'"):
+        workspace.create_scenario(spec)
+    fine = quick_spec("fine", ["a", "b"], kind=ItemKind.OBJECT, object_classes=["person", "car"])
+    assert workspace.create_scenario(fine).version == 1

@@ -318,6 +318,8 @@ class ConceptBridgeEmbedder(Embedder):
         _check_images(images)
         if not images:
             return np.zeros((0, BACKBONE_DIM), dtype=np.float32)
+        # EfficientNet's own method (the package ships no type hints for it).
+        extract: Any = getattr(self._classifier, "extract_features")  # noqa: B009
         rows = []
         for start in range(0, len(images), self.batch_size):
             batch = np.stack(
@@ -325,7 +327,7 @@ class ConceptBridgeEmbedder(Embedder):
             )
             tensor = torch.from_numpy(batch).to(self.device)  # (B, 3, 224, 224)
             with torch.inference_mode():
-                maps = self._classifier.extract_features(tensor).float()  # (B, 1280, 7, 7)
+                maps = extract(tensor).float()  # (B, 1280, 7, 7)
                 rows.append(maps.mean(dim=(2, 3)).cpu().numpy())  # (B, 1280)
         return l2_normalize(np.concatenate(rows).astype(np.float32))
 

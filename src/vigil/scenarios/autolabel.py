@@ -14,6 +14,7 @@ new version of the scenario labels everything again under that version.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -61,6 +62,7 @@ def validate_examples(
     Returns the spec with image paths made absolute, so a spec imported from a
     YAML file keeps pointing at its images whatever the working folder later is.
     """
+    check_object_classes(spec)
     classes = []
     for item in spec.classes:
         resolved = []
@@ -122,6 +124,21 @@ def _resolve_anomaly_examples(
             raise NotFoundError(f"example {text!r} does not exist in the catalog")
         resolved.append(text)
     return resolved
+
+
+def check_object_classes(spec: ScenarioSpec) -> None:
+    """``target.object_classes`` must be detector classes: a typo would match no object."""
+    from vigil.embedders.concept_bridge import load_coco_classes
+
+    known = sorted(coco.name for coco in load_coco_classes().values())
+    for name in spec.target.object_classes:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise InvalidInputError(
+                f"target.object_classes: {name!r} is not a detector class (COCO names such as "
+                f"'person', 'car', 'truck'){hint}"
+            )
 
 
 def load_image(path: Path) -> np.ndarray:
