@@ -35,6 +35,11 @@ def scenario_client(indexed_fake_client: TestClient) -> TestClient:
     done = wait_for_job(client, job.json()["id"])
     assert done["status"] == "succeeded", done
     assert done["result"]["labeled"] == 12
+    # Why the labels may not be trusted travels with the result (a list, maybe empty).
+    result = done["result"]
+    assert isinstance(result["warnings"], list) and sum(result["predicted"].values()) == 12
+    top = max(result["predicted"].values()) / 12
+    assert (top >= 0.95) == any("one class" in text for text in result["warnings"])
     return client
 
 
