@@ -81,11 +81,16 @@ def test_no_examples_gives_zero_shot_with_the_default_temperature(digits) -> Non
     assert fit_classifier(text, NAMES).temperature == FALLBACK_TEMPERATURE
 
 
-def test_one_shot_falls_back_to_the_cache_model(digits) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("methods", "expected"), [(None, "linear-probe"), (("tip-adapter",), "tip-adapter")]
+)
+def test_one_shot_fits_the_probe_or_the_cache_model(  # type: ignore[no-untyped-def]
+    digits, methods, expected
+) -> None:
     vectors, labels, text = digits
     picked, rest = split(labels, 1, seed=0)
-    model = fit_classifier(text, NAMES, vectors[picked], labels[picked])
-    assert model.method == "tip-adapter" and model.examples == 10
+    model = fit_classifier(text, NAMES, vectors[picked], labels[picked], methods=methods)
+    assert model.method == expected and model.examples == 10
     assert (model.predict_proba(vectors[picked]).argmax(axis=1) == labels[picked]).all()
     zero = fit_classifier(text, NAMES, default_t=model.zero_shot_temperature)
     accuracy = (model.predict_proba(vectors[rest]).argmax(axis=1) == labels[rest]).mean()

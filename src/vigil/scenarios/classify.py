@@ -96,8 +96,10 @@ FALLBACK_TEMPERATURE = 0.01
 # (zero-shot 0.192) with concept-bridge (``vigil eval scenario``, 5 draws).
 TIP_DEFAULT_ALPHA = 4.0
 TIP_DEFAULT_BETA = 5.5  # the paper's default sharpness
-# With one example of some class (no cross-validation possible).
-ONE_SHOT_METHOD: Method = "tip-adapter"
+# With one example of some class (no cross-validation possible): the probe. On 1-shot
+# Fashion-MNIST (20/class train pool, 30/class test, 5 draws) it scored 0.432 with backbone
+# features and 0.293 on the concept vector alone, against 0.281 for the cache model.
+ONE_SHOT_METHOD: Method = "linear-probe"
 TIP_GRID_ALPHA = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 TIP_GRID_BETA = (1.0, 3.0, 5.5, 10.0, 20.0)
 PROBE_GRID_C = (1.0, 10.0, 100.0)  # inverse L2 strength; unit vectors need a weak prior
@@ -396,7 +398,10 @@ def fit_classifier(
             )
         return model
     if counts.min() < 2:
-        if "tip-adapter" in allowed and ONE_SHOT_METHOD == "tip-adapter":
+        one_shot = ONE_SHOT_METHOD if ONE_SHOT_METHOD in allowed else None
+        if one_shot is None:
+            one_shot = "linear-probe" if "linear-probe" in allowed else "tip-adapter"
+        if one_shot == "tip-adapter":
             params = {"alpha": TIP_DEFAULT_ALPHA, "beta": TIP_DEFAULT_BETA}
             model = ScenarioClassifier(
                 "tip-adapter",
