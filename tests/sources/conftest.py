@@ -3,11 +3,6 @@ real photos (scikit-learn's sample images), plus deliberately damaged copies of 
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
-import threading
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -97,29 +92,3 @@ def real_photo_path() -> Path:
     from sklearn.datasets import load_sample_images
 
     return Path(load_sample_images().filenames[0])  # china.jpg, 640x427
-
-
-@pytest.fixture
-def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A loopback HTTP server over a temp folder: yields (base URL, folder)."""
-
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def handle(self) -> None:
-            # The client may hang up mid-transfer (that is what a reader does on close).
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                super().handle()
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(tmp_path))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", tmp_path
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -69,32 +69,3 @@ def tracked(
     with Workspace.open(track_settings(tmp_path_factory.mktemp("tracked"))) as workspace:
         source = workspace.add_source(str(excerpt), name="walkway")
         yield workspace, run_build(workspace, source)
-
-
-@pytest.fixture
-def http_folder(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A real loopback HTTP server over a temp folder (a camera's HTTP stream stands in)."""
-    import contextlib
-    import functools
-    import http.server
-    import threading
-
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def handle(self) -> None:
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                super().handle()
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(tmp_path))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", tmp_path
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

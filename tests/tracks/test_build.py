@@ -167,11 +167,11 @@ def test_tracker_registry(
 
 
 def test_a_live_stream_is_tracked(
-    vtest_path: Path, http_folder: tuple[str, Path], tmp_path: Path
+    vtest_path: Path, http_server: tuple[str, Path], tmp_path: Path
 ) -> None:
     """An HTTP MPEG-TS stream (loopback server) that ends and is reopened: no track spans
     the reconnect, tracks are stored, the source is never marked finished."""
-    base, folder = http_folder
+    base, folder = http_server
     write_excerpt(vtest_path, folder / "cam.ts", 500, 30, fmt="mpegts")
     with Workspace.open(track_settings(tmp_path / "ws")) as workspace:
         source = workspace.add_source(f"{base}/cam.ts", name="cam")
