@@ -13,6 +13,7 @@ from vigil.runtime.alerts import AlertDispatcher
 from vigil.sources.readers import ReconnectPolicy
 from vigil.sources.types import SourceKind
 from vigil.tracks import TrackBuildReport, build_tracks
+from vigil.tracks.live import LiveZoneEvents, LiveZoneReport
 from vigil.tracks.plots import background_frame, plot_tracks
 from vigil.tracks.search import TrackHit, match_track, search_tracks
 from vigil.tracks.zones import ZoneReport, ZoneSet, analyse_tracks, store_zone_events
@@ -63,6 +64,57 @@ class Tracks:
             )
             for source in targets
         ]
+
+    def watch(
+        self,
+        source: int | str,
+        zone_set: ZoneSet,
+        *,
+        max_seconds: float | None = None,
+        lock_wait_s: float = 0.0,
+        on_progress: Callable[[TrackBuildReport], None] | None = None,
+    ) -> tuple[TrackBuildReport, LiveZoneReport]:
+        """Track a source and raise zone events the moment they happen (live cameras).
+
+        The same tracking pass as ``build`` (tracks are stored as they finish), with
+        the zone rules checked on every tracked frame; alerts are delivered while it
+        runs, by the runtime's dispatcher.
+        """
+        context = self.context
+        context.require_writable("watch a source's zones")
+        found = context.catalog.get_source(source)
+        runtime = context.settings.runtime
+        store = EventStore(context.catalog.engine)
+        dispatcher = AlertDispatcher(store, runtime, context.home)
+        watcher = LiveZoneEvents(
+            zone_set,
+            found,
+            store,
+            AlertDispatcher.targets(runtime),
+            context.home,
+            on_stored=dispatcher.wake,
+        )
+        policy = ReconnectPolicy(
+            base_delay_s=runtime.reconnect_base_s, max_delay_s=runtime.reconnect_max_s
+        )
+        dispatcher.start()
+        try:
+            report = build_tracks(
+                found,
+                catalog=context.catalog,
+                detector=context.detector,
+                embedder=context.embedder,
+                settings=context.settings.tracks,
+                home=context.home,
+                max_seconds=max_seconds,
+                reconnect_policy=policy,
+                lock_wait_s=lock_wait_s,
+                on_progress=on_progress,
+                watcher=watcher,
+            )
+        finally:
+            dispatcher.stop(drain_s=2.0)  # as `vigil run` does on stop
+        return report, watcher.report
 
     def of(
         self, source: int | str, *, label: str | None = None, limit: int | None = None

@@ -1,4 +1,4 @@
-"""``vigil tracks build|list|zones|search|match``, ``vigil eval tracking``: thin over tracks."""
+"""``vigil tracks ...`` (build, list, zones, watch, search, match), ``vigil eval tracking``."""
 
 from __future__ import annotations
 
@@ -175,6 +175,55 @@ def tracks_zones(
     typer.echo(
         f"events: {report.events_stored} new, {report.events_known} already stored "
         "('vigil events list --source ...')"
+    )
+
+
+@tracks_app.command("watch")
+@friendly_errors
+def tracks_watch(
+    context: typer.Context,
+    source: SourceArgument,
+    zones: Annotated[Path, typer.Option("--zones", help="YAML file of zones and lines.")],
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--max-seconds", min=0.1, help="Stop after this long (a live stream: wall seconds)."
+        ),
+    ] = None,
+    webhook: Annotated[
+        list[str] | None, typer.Option(help="Webhook URL events are POSTed to (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Track a source and raise zone events as they happen: intrusion on entry, loitering
+    once a visit passes its bound, line crossings on the crossing frame.
+
+    For live cameras; stop with Ctrl-C or ``--max-seconds`` (a later run resumes).
+    Events carry the frame with the zone and the box drawn.
+    """
+    zone_set = load_zones(zones)
+    if zone_set.frame_wh is not None:
+        check_geometry(zone_set, *zone_set.frame_wh)  # a bad file fails before any work
+    settings = context_settings(context)
+    if webhook:
+        settings = settings.model_copy(
+            update={"runtime": settings.runtime.model_copy(update={"webhooks": list(webhook)})}
+        )
+    context.obj = settings
+    with open_workspace(context) as workspace:
+        tracked, live = workspace.tracks.watch(
+            id_or_name(source), zone_set, max_seconds=max_seconds
+        )
+    if as_json:
+        typer.echo(json.dumps({"tracks_stored": tracked.tracks_stored, **live.to_dict()}, indent=2))
+        return
+    for area, counts in live.counts.items():
+        typer.echo(
+            f"{area.replace(':', ' ', 1)}: " + ", ".join(f"{n} {k}" for k, n in counts.items())
+        )
+    typer.echo(
+        f"events: {live.events_stored} new, {live.events_known} already stored; "
+        f"{tracked.tracks_stored} tracks stored ('vigil events list --source ...')"
     )
 
 
