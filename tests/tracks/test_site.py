@@ -8,10 +8,8 @@ one walkway. The plan is a drawn floor plan (any image is a plan).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -20,40 +18,12 @@ from typer.testing import CliRunner
 from vigil.api import create_app
 from vigil.cli.main import app
 from vigil.errors import InvalidInputError, NotFoundError
-from vigil.settings import EmbedderSettings
 from vigil.sources.images import read_image
 from vigil.tracks.zones import zones_from_yaml
 from vigil.workspace import Workspace
 
-from .conftest import EXCERPT_FIRST, EXCERPT_FRAMES, run_build, track_settings, write_excerpt
+from .conftest import floor_plan
 from .test_zones import ZONES
-
-
-def floor_plan(path: Path) -> Path:
-    """A drawn plan: two rooms joined by a corridor (800x500)."""
-    plan = np.full((500, 800, 3), 245, dtype=np.uint8)
-    cv2.rectangle(plan, (40, 60), (360, 440), (60, 60, 60), 4)
-    cv2.rectangle(plan, (440, 60), (760, 440), (60, 60, 60), 4)
-    cv2.rectangle(plan, (360, 220), (440, 280), (60, 60, 60), 4)
-    cv2.imwrite(str(path), plan)
-    return path
-
-
-@pytest.fixture(scope="module")
-def two_cameras(
-    excerpt: Path, vtest_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Workspace]:
-    folder = tmp_path_factory.mktemp("site")
-    after = write_excerpt(
-        vtest_path, folder / "walkway-next.mp4", EXCERPT_FIRST + EXCERPT_FRAMES, EXCERPT_FRAMES
-    )
-    # The offline default embedder: handovers are scored by what the tracks look like.
-    settings = track_settings(folder / "home")
-    settings = settings.model_copy(update={"embedder": EmbedderSettings()})
-    with Workspace.open(settings) as workspace:
-        for location, name in ((excerpt, "walkway"), (after, "walkway-next")):
-            run_build(workspace, workspace.add_source(str(location), name=name))
-        yield workspace
 
 
 def test_zones_are_kept_per_source_and_checked(two_cameras: Workspace) -> None:
