@@ -2,11 +2,12 @@
 
 The "digital twin" view of a site: each source stands where it is mounted,
 looking where it looks, with the count of objects it tracked; a line between two
-cameras counts the tracks handed over between them — a track on one camera whose
-best cross-camera match (the same score as ``vigil match --track``: image-text
-vector and colours) is a track on the other. When both tracks have capture times
-the second must start after the first ends, within ``window_s``; without capture
-times (files) Vigil cannot order them and says so (``ordered: false``).
+cameras counts the tracks handed over between them — a track on one camera and a
+track on the other that are each other's best cross-camera match (the same score
+as ``vigil match --track``: image-text vector and colours), above ``min_score``.
+When both tracks have capture times the second must start after the first ends,
+within ``window_s``; without capture times (files) Vigil cannot order them and
+says so (``ordered: false``).
 
 Matches are a similarity, not an identity: the colour cue and a general-purpose
 image-text vector are not a trained re-identification model, so a handover count
@@ -163,28 +164,32 @@ def site_view(
     tracks = {t.id: t for t in list_tracks(catalog, source_ids=placed)}
     rows = [tracks[int(i)] for i in ids]
     semantic = vectors @ vectors.T
-    for a, first in enumerate(rows):
-        best: tuple[float, int] | None = None
-        for b, second in enumerate(rows):
-            if second.source_id == first.source_id or second.label != first.label:
-                continue
-            if not _in_order(first, second, window_s):
-                continue
-            score = _combined(float(semantic[a, b]), first, second)
-            if score >= min_score and (best is None or score > best[0]):
-                best = (score, b)
-        if best is not None:
-            second = rows[best[1]]
-            view.handovers.append(
-                Handover(
-                    first.source_id,
-                    second.source_id,
-                    first.id,
-                    second.id,
-                    round(best[0], 4),
-                    first.last_captured_at is not None and second.first_captured_at is not None,
-                )
+    best = {
+        (a, other): _best_on(a, other, rows, semantic, window_s, min_score)
+        for a in range(len(rows))
+        for other in placed
+        if other != rows[a].source_id
+    }
+    for (a, _), found in best.items():
+        if found is None:
+            continue
+        b, score = found
+        # Mutual best only: a crowd of look-alikes (every person is "a person") must
+        # not all hand over to the one best-looking track on the other camera.
+        back = _best_on(b, rows[a].source_id, rows, semantic, window_s, min_score, reverse=True)
+        if back is None or back[0] != a:
+            continue
+        first, second = rows[a], rows[b]
+        view.handovers.append(
+            Handover(
+                first.source_id,
+                second.source_id,
+                first.id,
+                second.id,
+                round(score, 4),
+                first.last_captured_at is not None and second.first_captured_at is not None,
             )
+        )
     return view
 
 
@@ -220,6 +225,33 @@ def draw_site(view: SiteView, home: Path) -> np.ndarray:
     return canvas
 
 
+def _best_on(
+    a: int,
+    source_id: int,
+    rows: list[TrackRecord],
+    semantic: np.ndarray,
+    window_s: float,
+    min_score: float,
+    *,
+    reverse: bool = False,
+) -> tuple[int, float] | None:
+    """The best-matching track on ``source_id`` for track ``a`` (after it, or before it)."""
+    first = rows[a]
+    found: tuple[int, float] | None = None
+    for b, second in enumerate(rows):
+        if second.source_id != source_id or second.label != first.label:
+            continue
+        ordered = (
+            _in_order(second, first, window_s) if reverse else _in_order(first, second, window_s)
+        )
+        if not ordered:
+            continue
+        score = _combined(float(semantic[a, b]), first, second)
+        if score >= min_score and (found is None or score > found[1]):
+            found = (b, score)
+    return found
+
+
 def _combined(semantic: float, first: TrackRecord, second: TrackRecord) -> float:
     mine = np.asarray(first.colours.get("appearance", []), dtype=np.float32)
     theirs = np.asarray(second.colours.get("appearance", []), dtype=np.float32)
@@ -230,7 +262,7 @@ def _combined(semantic: float, first: TrackRecord, second: TrackRecord) -> float
 def _in_order(first: TrackRecord, second: TrackRecord, window_s: float) -> bool:
     """Second starts after first ends, within the window; unknowable without capture times."""
     if first.last_captured_at is None or second.first_captured_at is None:
-        return first.id < second.id  # unordered: count each pair once
+        return first.source_id < second.source_id  # unordered: count each pair once
     gap = (second.first_captured_at - first.last_captured_at).total_seconds()
     return 0.0 <= gap <= window_s
 

@@ -5,11 +5,16 @@ const state = { source: null, image: null, shapes: [], drawing: null };
 
 function sourceId() { return document.querySelector("#source").value; }
 
+// A point within this share of the frame from an edge snaps to the edge: boxes cut off by
+// the frame end there, so a line stopping a few pixels short would miss what crosses it.
+const SNAP = 0.015;
+
 function canvasPoint(event) {
   const canvas = document.querySelector("#canvas");
   const box = canvas.getBoundingClientRect();
-  return [Math.round((event.clientX - box.left) * canvas.width / box.width),
-          Math.round((event.clientY - box.top) * canvas.height / box.height)];
+  const snap = (value, size) => (value < size * SNAP ? 0 : value > size * (1 - SNAP) ? size : value);
+  return [snap(Math.round((event.clientX - box.left) * canvas.width / box.width), canvas.width),
+          snap(Math.round((event.clientY - box.top) * canvas.height / box.height), canvas.height)];
 }
 
 function draw() {
