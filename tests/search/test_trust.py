@@ -130,3 +130,11 @@ def test_counts_on_frames_never_scanned_are_unknown_and_said(
     result = workspace.archive.search_trusted("no people", limit=2)
     assert not result.confident and all(h.why.predicates[0].holds is None for h in result.hits)
     assert "some frames were never scanned for objects: run 'vigil index --objects'" in result.notes
+
+
+def test_a_confident_query_paged_past_its_last_hit_says_so() -> None:
+    # Found by schemathesis: GET /api/v1/search?q=version&offset=477 was a 500.
+    from vigil.search.trust import TrustedResult
+
+    page = TrustedResult(query="version", confident=True, hits=[])
+    assert page.headline() == "confident match for 'version'; no more hits past this offset"

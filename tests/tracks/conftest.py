@@ -1,4 +1,4 @@
-"""Fixtures for the tracks stage: a real 8-second excerpt of vtest.avi, tracked once."""
+"""Fixtures for the tracks stage: real 8-second excerpts of vtest.avi, tracked once."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import av
+import cv2
+import numpy as np
 import pytest
 
 from vigil.settings import EmbedderSettings, SamplingSettings, Settings
@@ -69,3 +71,30 @@ def tracked(
     with Workspace.open(track_settings(tmp_path_factory.mktemp("tracked"))) as workspace:
         source = workspace.add_source(str(excerpt), name="walkway")
         yield workspace, run_build(workspace, source)
+
+
+def floor_plan(path: Path) -> Path:
+    """A drawn plan: two rooms joined by a corridor (800x500)."""
+    plan = np.full((500, 800, 3), 245, dtype=np.uint8)
+    cv2.rectangle(plan, (40, 60), (360, 440), (60, 60, 60), 4)
+    cv2.rectangle(plan, (440, 60), (760, 440), (60, 60, 60), 4)
+    cv2.rectangle(plan, (360, 220), (440, 280), (60, 60, 60), 4)
+    cv2.imwrite(str(path), plan)
+    return path
+
+
+@pytest.fixture(scope="session")
+def two_cameras(
+    excerpt: Path, vtest_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Workspace]:
+    folder = tmp_path_factory.mktemp("site")
+    after = write_excerpt(
+        vtest_path, folder / "walkway-next.mp4", EXCERPT_FIRST + EXCERPT_FRAMES, EXCERPT_FRAMES
+    )
+    # The offline default embedder: handovers are scored by what the tracks look like.
+    settings = track_settings(folder / "home")
+    settings = settings.model_copy(update={"embedder": EmbedderSettings()})
+    with Workspace.open(settings) as workspace:
+        for location, name in ((excerpt, "walkway"), (after, "walkway-next")):
+            run_build(workspace, workspace.add_source(str(location), name=name))
+        yield workspace

@@ -37,6 +37,7 @@ from vigil.api.routes import (
     models,
     scenarios,
     search,
+    site,
     sources,
     system,
     tracks,
@@ -89,6 +90,7 @@ _AREAS = (
     models,
     clusters,
     tracks,
+    site,
     anomaly,
 )
 

@@ -163,5 +163,6 @@ from vigil.catalog import (  # noqa: E402  (after Base: each module adds its tab
     events_schema,  # noqa: F401  (revision events_0001)
     models_schema,  # noqa: F401  (revision models_0001)
     scenarios_schema,  # noqa: F401  (revision scenarios_0001)
+    site_schema,  # noqa: F401  (revision site_0001)
     tracks_schema,  # noqa: F401  (revision tracks_0001)
 )

@@ -369,10 +369,11 @@ scenario_app.command("export-edge")(scenario_export_edge)
 
 
 # -- tracks (vigil.cli.tracks) ---
-from vigil.cli.tracks import eval_tracking, tracks_app  # noqa: E402
+from vigil.cli.tracks import eval_tracking, site_app, tracks_app  # noqa: E402
 
 eval_app.command("tracking")(eval_tracking)
 app.add_typer(tracks_app, name="tracks")
+app.add_typer(site_app, name="site")
 app.add_typer(eval_app, name="eval")
 
 

@@ -1,4 +1,4 @@
-"""``vigil tracks build|list|zones|search|match``, ``vigil eval tracking``: thin over tracks."""
+"""``vigil tracks ...`` (build, list, zones, watch, search, match), ``vigil eval tracking``."""
 
 from __future__ import annotations
 
@@ -127,7 +127,15 @@ def tracks_list(
 def tracks_zones(
     context: typer.Context,
     source: SourceArgument,
-    zones: Annotated[Path, typer.Option("--zones", help="YAML file of zones and lines.")],
+    zones: Annotated[
+        Path | None,
+        typer.Option(
+            "--zones", help="YAML file of zones and lines (default: the source's stored zones)."
+        ),
+    ] = None,
+    save: Annotated[
+        bool, typer.Option("--save", help="Keep the file's zones as the source's zones.")
+    ] = False,
     webhook: Annotated[
         list[str] | None, typer.Option(help="Webhook URL events are POSTed to (repeatable).")
     ] = None,
@@ -139,9 +147,11 @@ def tracks_zones(
     Loitering, intrusion and crossings are stored as events (``vigil events list``)
     with their alerts queued and delivered like those of ``vigil run``.
     """
-    zone_set = load_zones(zones)
-    if zone_set.frame_wh is not None:
+    zone_set = load_zones(zones) if zones is not None else None
+    if zone_set is not None and zone_set.frame_wh is not None:
         check_geometry(zone_set, *zone_set.frame_wh)  # a bad file fails before any work
+    if save and zone_set is None:
+        raise InvalidInputError("--save needs --zones FILE")
     settings = context_settings(context)
     if webhook:
         settings = settings.model_copy(
@@ -149,6 +159,8 @@ def tracks_zones(
         )
     context.obj = settings
     with open_workspace(context) as workspace:
+        if save and zone_set is not None:
+            zone_set = workspace.tracks.save_zones(id_or_name(source), zone_set)
         report = workspace.tracks.zones(id_or_name(source), zone_set)
         if plot is not None:
             workspace.tracks.plot(id_or_name(source), plot, zones=zone_set)
@@ -175,6 +187,55 @@ def tracks_zones(
     typer.echo(
         f"events: {report.events_stored} new, {report.events_known} already stored "
         "('vigil events list --source ...')"
+    )
+
+
+@tracks_app.command("watch")
+@friendly_errors
+def tracks_watch(
+    context: typer.Context,
+    source: SourceArgument,
+    zones: Annotated[Path, typer.Option("--zones", help="YAML file of zones and lines.")],
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--max-seconds", min=0.1, help="Stop after this long (a live stream: wall seconds)."
+        ),
+    ] = None,
+    webhook: Annotated[
+        list[str] | None, typer.Option(help="Webhook URL events are POSTed to (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Track a source and raise zone events as they happen: intrusion on entry, loitering
+    once a visit passes its bound, line crossings on the crossing frame.
+
+    For live cameras; stop with Ctrl-C or ``--max-seconds`` (a later run resumes).
+    Events carry the frame with the zone and the box drawn.
+    """
+    zone_set = load_zones(zones)
+    if zone_set.frame_wh is not None:
+        check_geometry(zone_set, *zone_set.frame_wh)  # a bad file fails before any work
+    settings = context_settings(context)
+    if webhook:
+        settings = settings.model_copy(
+            update={"runtime": settings.runtime.model_copy(update={"webhooks": list(webhook)})}
+        )
+    context.obj = settings
+    with open_workspace(context) as workspace:
+        tracked, live = workspace.tracks.watch(
+            id_or_name(source), zone_set, max_seconds=max_seconds
+        )
+    if as_json:
+        typer.echo(json.dumps({"tracks_stored": tracked.tracks_stored, **live.to_dict()}, indent=2))
+        return
+    for area, counts in live.counts.items():
+        typer.echo(
+            f"{area.replace(':', ' ', 1)}: " + ", ".join(f"{n} {k}" for k, n in counts.items())
+        )
+    typer.echo(
+        f"events: {live.events_stored} new, {live.events_known} already stored; "
+        f"{tracked.tracks_stored} tracks stored ('vigil events list --source ...')"
     )
 
 
@@ -287,3 +348,81 @@ def eval_tracking(
         )
     for r in results:
         typer.echo(f"  {r.sequence}: detections {r.detections}")
+
+
+site_app = typer.Typer(
+    help="A site's floor plan or map with each camera placed on it, and what crosses between.",
+    no_args_is_help=True,
+)
+
+
+@site_app.command("plan")
+@friendly_errors
+def site_plan(
+    context: typer.Context,
+    image: Annotated[Path, typer.Argument(help="The plan image (JPEG/PNG).")],
+    name: Annotated[str, typer.Option("--name", help="The plan's name.")] = "site",
+) -> None:
+    """Store (or replace) a site's plan image; cameras already placed stay where they are."""
+    with open_workspace(context) as workspace:
+        plan = workspace.tracks.set_plan(name, image)
+    typer.echo(
+        f"plan {plan.name}: {plan.width}x{plan.height} pixels, {len(plan.placements)} cameras"
+    )
+
+
+@site_app.command("place")
+@friendly_errors
+def site_place(
+    context: typer.Context,
+    source: SourceArgument,
+    x: Annotated[float, typer.Option("--x", help="Plan pixels from the left.")],
+    y: Annotated[float, typer.Option("--y", help="Plan pixels from the top.")],
+    direction: Annotated[
+        float, typer.Option("--direction", help="Where it looks, degrees (0 = right, 90 = down).")
+    ] = 0.0,
+    plan: Annotated[str, typer.Option("--plan", help="The plan's name.")] = "site",
+) -> None:
+    """Put a source's camera on the plan."""
+    with open_workspace(context) as workspace:
+        found = workspace.tracks.place(plan, id_or_name(source), x, y, direction)
+    typer.echo(f"plan {found.name}: {len(found.placements)} cameras placed")
+
+
+@site_app.command("show")
+@friendly_errors
+def site_show(
+    context: typer.Context,
+    plan: Annotated[str, typer.Argument(help="The plan's name.")] = "site",
+    min_score: Annotated[
+        float, typer.Option(help="Match score a handover needs (0-1].", min=0.01, max=1.0)
+    ] = 0.8,
+    window_s: Annotated[
+        float, typer.Option(help="Longest gap between cameras, seconds (capture times).", min=1)
+    ] = 300.0,
+    plot: Annotated[Path | None, typer.Option(help="Draw the plan to this PNG.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Cameras on the plan with their track counts, and tracks handed over between them."""
+    with open_workspace(context) as workspace:
+        view = workspace.tracks.site(plan, min_score=min_score, window_s=window_s)
+        if plot is not None:
+            workspace.tracks.plot_site(view, plot)
+    data = view.to_dict()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    for camera in data["cameras"]:
+        counts = ", ".join(f"{n} {label}" for label, n in sorted(camera["tracks"].items()))
+        typer.echo(
+            f"{camera['source']} at ({camera['x']:g}, {camera['y']:g}) looking "
+            f"{camera['direction_deg']:g} deg: {counts or 'no tracks'}"
+        )
+    for link in data["links"]:
+        a, b = (view.names.get(s, str(s)) for s in link["sources"])
+        order = "" if link["ordered"] else " (no capture times: order not checked)"
+        typer.echo(
+            f"{a} <-> {b}: {link['handovers']} handovers, mean score {link['mean_score']}{order}"
+        )
+    if plot is not None:
+        typer.echo(f"plot: {plot}", err=True)

@@ -293,6 +293,8 @@ class TrustedResult:
 
     def headline(self) -> str:
         """One line: how confident, or "no confident match ...; nearest: ..."."""
+        if self.confident and not self.hits:  # a page past the last hit
+            return f"confident match for {self.query!r}; no more hits past this offset"
         if self.confident:
             best = max(h.confidence for h in self.hits)
             return f"confident match for {self.query!r} (best confidence {best:.2f})"

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -45,6 +46,7 @@ from vigil.structure.locks import source_writer_lock
 from vigil.structure.objects import crop_box
 from vigil.structure.thumbnails import write_thumbnail
 from vigil.tracks.attributes import colour_attributes, downsample, motion
+from vigil.tracks.live import Sighting
 from vigil.tracks.tracker import Tracker, TrackerConfig, create_tracker, detections_from_coco
 
 TRACK_THUMBNAIL_SIZE = 200
@@ -72,6 +74,14 @@ class TrackBuildReport:
     def realtime_factor(self) -> float:
         """Media seconds tracked per wall-clock second (> 1: faster than real time)."""
         return self.media_seconds / self.seconds if self.seconds > 0 else 0.0
+
+
+class FrameWatcher(Protocol):
+    """Sees every tracked frame as it is tracked (live zone rules, for one)."""
+
+    def frame(self, frame: Frame, sightings: list[Sighting]) -> None: ...
+
+    def reset(self) -> None: ...
 
 
 @dataclass
@@ -109,8 +119,10 @@ class TrackPass:
         detector_id: str,
         home: Path,
         tracker: Tracker | None = None,
+        watcher: FrameWatcher | None = None,
     ) -> None:
         self.source = source
+        self.watcher = watcher
         self.settings = settings
         self.detector_id = detector_id
         self.home = home
@@ -151,6 +163,7 @@ class TrackPass:
         detections = detections_from_coco([d for d in found if self.keep(d)])
         tracked = self.tracker.update(detections, frame.media_time)
         labels = tracked.data.get("label", np.asarray([], dtype=object))
+        sightings: list[Sighting] = []
         for number in range(len(tracked)):
             track_id = int(tracked.tracker_id[number])  # type: ignore[index]
             xyxy = tracked.xyxy[number]
@@ -169,6 +182,9 @@ class TrackPass:
             )
             item.last_seen = frame.media_time
             self._keep_crop(item, frame, box, score)
+            sightings.append(Sighting(item.serial, str(labels[number]), box))
+        if self.watcher is not None:
+            self.watcher.frame(frame, sightings)
         for track_id in [
             key
             for key, item in self.open.items()
@@ -183,6 +199,8 @@ class TrackPass:
         """End every open track and reset the tracker (reconnect, time jump, new resolution)."""
         if self._last_time is not None:
             self.resets += 1
+        if self.watcher is not None:
+            self.watcher.reset()
         finished = self.finish()
         self.tracker.reset()
         self._last_time = None
@@ -280,6 +298,7 @@ def build_tracks(
     reconnect_policy: ReconnectPolicy | None = None,
     lock_wait_s: float = 0.0,
     on_progress: Callable[[TrackBuildReport], None] | None = None,
+    watcher: FrameWatcher | None = None,
 ) -> TrackBuildReport:
     """Track a source from where the last run stopped; store each finished track.
 
@@ -303,6 +322,7 @@ def build_tracks(
             restart=restart,
             policy=reconnect_policy or ReconnectPolicy(first_attempts=1),
             on_progress=on_progress,
+            watcher=watcher,
         )
 
 
@@ -318,12 +338,13 @@ def _build(
     restart: bool,
     policy: ReconnectPolicy,
     on_progress: Callable[[TrackBuildReport], None] | None,
+    watcher: FrameWatcher | None = None,
 ) -> TrackBuildReport:
     report = TrackBuildReport(source)
     started = time.perf_counter()
     live = source.kind == SourceKind.STREAM
     start = 0.0
-    passer = TrackPass(source, settings, detector.detector_id, home)
+    passer = TrackPass(source, settings, detector.detector_id, home, watcher=watcher)
     progress = track_progress(catalog, source.id, detector.detector_id)
     if restart:
         discard_tracks_from(catalog, source.id, detector.detector_id, 0.0)

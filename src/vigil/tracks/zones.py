@@ -291,8 +291,8 @@ def _analyse(tracks: list[TrackRecord], zone_set: ZoneSet) -> ZoneReport:
                 p, q = foot_point(before[1:]), foot_point(after[1:])
                 if p == q or not segment.intersects(LineString([p, q])):
                     continue
-                side_p = _side(ax, ay, bx, by, *p)
-                side_q = _side(ax, ay, bx, by, *q)
+                side_p = side_of_line(ax, ay, bx, by, *p)
+                side_q = side_of_line(ax, ay, bx, by, *q)
                 if side_p == side_q or side_p == 0:  # touching, or leaving from on the line
                     continue
                 # y grows downwards: a positive cross product is the right-hand side.
@@ -322,11 +322,7 @@ def store_zone_events(
     Times: the track's capture time when the source has one, else the source's
     registration time plus media time (``details.clock`` says which).
     """
-    known = {
-        _key(event.scenario, event.class_name, event.details)
-        for event in store.list_events(EventQuery(source=source.id, limit=1_000_000))
-        if event.model_id == ZONES_MODEL_ID
-    }
+    known = known_zone_events(store, source.id)
     stored: list[EventRecord] = []
     for item in report.occurrences:
         details = {
@@ -339,7 +335,7 @@ def store_zone_events(
         start, clock = _wall_time(item.track, source, item.start_media_time)
         end, _ = _wall_time(item.track, source, item.end_media_time)
         details["clock"] = clock
-        if _key(item.area, item.kind, details) in known:
+        if zone_event_key(item.area, item.kind, details) in known:
             report.events_known += 1
             continue
         event = store.open_event(
@@ -373,8 +369,24 @@ def store_zone_events(
     return stored
 
 
-def _key(area: str, kind: str, details: dict[str, Any]) -> tuple[str, str, Any, Any]:
-    return (area, kind, details.get("track_id"), details.get("media_start"))
+def known_zone_events(store: EventStore, source_id: int) -> set[tuple[str, str, Any, Any]]:
+    """Keys of the zone events a source already has (live or from archives)."""
+    return {
+        zone_event_key(event.scenario, event.class_name, event.details)
+        for event in store.list_events(EventQuery(source=source_id, limit=1_000_000))
+        if event.model_id == ZONES_MODEL_ID
+    }
+
+
+def zone_event_key(area: str, kind: str, details: dict[str, Any]) -> tuple[str, str, Any, Any]:
+    """What makes two occurrences the same, whether raised live or found over an archive.
+
+    Not the track id: a live event is raised before its track is stored. Two objects
+    of one class starting the same thing on one area in the same tenth of a second
+    count once.
+    """
+    start = details.get("media_start")
+    return (area, kind, details.get("label"), None if start is None else round(start, 1))
 
 
 def _wall_time(track: TrackRecord, source: Source, media_time: float) -> tuple[datetime, str]:
@@ -402,6 +414,6 @@ def _runs(flags: list[bool]) -> list[tuple[int, int]]:
     return runs
 
 
-def _side(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> int:
+def side_of_line(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> int:
     cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
     return (cross > 0) - (cross < 0)

@@ -69,7 +69,7 @@ function fmtTime(seconds) {
 const PAGES = [
   ["index.html", "Search"], ["sources.html", "Sources"], ["review.html", "Review"],
   ["scenarios.html", "Scenarios"], ["events.html", "Events"], ["models.html", "Models"],
-  ["unusual.html", "Unusual"],
+  ["unusual.html", "Unusual"], ["tracks.html", "Zones"], ["site.html", "Site"],
 ];
 
 function renderHeader() {
