@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import vigil
 from vigil.api.auth import KeyVerifier, is_loopback
 from vigil.api.deps import Services
+from vigil.api.docs import install_docs
 from vigil.api.guards import CatchAllMiddleware, HostOriginMiddleware
 from vigil.api.jobs import JobManager
 from vigil.api.limits import BodyLimitMiddleware
@@ -158,7 +159,10 @@ def create_app(
             "header; a server bound to loopback with no keys created lets local requests in."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs from local assets, not a CDN
+        redoc_url=None,
     )
+    install_docs(app, title="Vigil")
     app.state.services = services
     for area in _AREAS:
         app.include_router(area.router)
