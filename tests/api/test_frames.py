@@ -41,6 +41,12 @@ def test_view_lists_the_frames_objects_with_boxes_in_frame_pixels(
     scores = [o["score"] for o in views[0]["objects"]]
     assert scores == sorted(scores, reverse=True)
     assert views[0]["clip_url"] == f"/api/v1/frames/{frame_ids[0]}/clip"
+    chosen = boxes[-1]
+    seen = client.get(f"/api/v1/objects/{chosen['id']}/view").json()
+    assert seen["objects"][0] == chosen  # the object first, then the rest of its frame
+    classes = client.get("/api/v1/objects/classes").json()
+    assert sum(c["count"] for c in classes) == len(boxes)
+    assert {c["name"] for c in classes} == {o["label"] for o in boxes}
 
 
 def test_full_resolution_image_is_the_original_frame(

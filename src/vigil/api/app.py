@@ -195,8 +195,10 @@ def create_app(
         return {"status": "ok"}
 
     @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/console/")
+    def root(request: Request) -> RedirectResponse:
+        # The query travels along: a shared link like /?q=people opens that search.
+        query = request.url.query
+        return RedirectResponse(f"/console/?{query}" if query else "/console/")
 
     app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
     return app

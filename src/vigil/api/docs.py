@@ -26,6 +26,19 @@ from starlette.responses import HTMLResponse
 
 ASSETS_URL = "/docs-assets"
 OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+# The pages may load from this server only: the browser itself refuses anything else (ReDoc's
+# bundle fetches its maker's logo from a CDN, and hides it when that fails). Inline script and
+# style are the page templates' own; blob: workers are ReDoc's search.
+SAME_ORIGIN_ONLY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+    "worker-src 'self' blob:; connect-src 'self'"
+)
+
+
+def _same_origin(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = SAME_ORIGIN_ONLY
+    return page
 
 
 def assets_dir() -> Path:
@@ -49,13 +62,15 @@ def install_docs(app: FastAPI, *, title: str) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title=f"{title} — API",
-            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
-            oauth2_redirect_url=OAUTH2_REDIRECT_URL,
+        return _same_origin(
+            get_swagger_ui_html(
+                openapi_url=openapi_url,
+                title=f"{title} — API",
+                swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+                swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+                swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+                oauth2_redirect_url=OAUTH2_REDIRECT_URL,
+            )
         )
 
     @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
@@ -64,12 +79,14 @@ def install_docs(app: FastAPI, *, title: str) -> None:
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=openapi_url,
-            title=f"{title} — API reference",
-            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
-            with_google_fonts=False,  # fonts from Google are an outside request too
+        return _same_origin(
+            get_redoc_html(
+                openapi_url=openapi_url,
+                title=f"{title} — API reference",
+                redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+                redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
+                with_google_fonts=False,  # fonts from Google are an outside request too
+            )
         )
 
 

@@ -1,5 +1,5 @@
 """A frame looked at closely: its record with the objects on it, the original pixels, and
-a short clip around it (the console's large view and review page)."""
+a short clip around it (the console's large view and review page); the classes detected."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from PIL import Image
 
 from vigil.api.deps import Reader, ServicesDep
 from vigil.api.schemas.common import ERROR_RESPONSES, IdPath
-from vigil.api.schemas.frames import FrameViewOut
-from vigil.catalog.objects import objects_on_frame
+from vigil.api.schemas.frames import ClassCountOut, FrameViewOut
+from vigil.catalog.objects import count_objects, get_object, objects_on_frame
 from vigil.catalog.types import FrameRecord
 from vigil.errors import NotFoundError
 from vigil.sources.clips import MAX_CLIP_SECONDS, ClipWindow, read_frame
 from vigil.sources.images import read_image
 from vigil.sources.types import Source, SourceKind
 
-router = APIRouter(prefix="/api/v1/frames", tags=["search"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["search"], responses=ERROR_RESPONSES)
 
 JPEG_QUALITY = 90
 ClipSeconds = Annotated[float, Query(ge=0.0, le=MAX_CLIP_SECONDS)]
@@ -33,7 +33,7 @@ def _frame_and_source(svc: ServicesDep, frame_id: int) -> tuple[FrameRecord, Sou
 
 
 @router.get(
-    "/{frame_id}/view",
+    "/frames/{frame_id}/view",
     response_model=FrameViewOut,
     summary="A frame for a close look: camera, times, detected objects, image and clip URLs",
 )
@@ -44,7 +44,32 @@ def frame_view(frame_id: IdPath, svc: ServicesDep, _: Reader) -> FrameViewOut:
 
 
 @router.get(
-    "/{frame_id}/image",
+    "/objects/{object_id}/view",
+    response_model=FrameViewOut,
+    summary="The frame an object was detected on, as /frames/{id}/view, the object first",
+)
+def object_view(object_id: IdPath, svc: ServicesDep, _: Reader) -> FrameViewOut:
+    obj = get_object(svc.workspace.catalog, object_id)
+    frame, source = _frame_and_source(svc, obj.frame_id)
+    others = [o for o in objects_on_frame(svc.workspace.catalog, obj.frame_id) if o.id != obj.id]
+    return FrameViewOut.of(frame, source, [obj, *others])
+
+
+@router.get(
+    "/objects/classes",
+    response_model=list[ClassCountOut],
+    summary="Detected object classes with how many objects of each (for class filters)",
+)
+def object_classes(svc: ServicesDep, _: Reader) -> list[ClassCountOut]:
+    counts = count_objects(svc.workspace.catalog)
+    return [
+        ClassCountOut(name=name, count=count)
+        for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
+@router.get(
+    "/frames/{frame_id}/image",
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}},
     summary="A frame at full resolution, decoded again from its source (thumbnail for streams)",
@@ -66,7 +91,7 @@ async def frame_image(frame_id: IdPath, svc: ServicesDep, _: Reader) -> Response
 
 
 @router.get(
-    "/{frame_id}/clip",
+    "/frames/{frame_id}/clip",
     response_class=FileResponse,
     responses={200: {"content": {"video/webm": {}}}},
     summary="A short WebM clip around a frame of a video file (cut once, then cached)",

@@ -46,3 +46,8 @@ class FrameViewOut(BaseModel):
             image_url=f"/api/v1/frames/{frame.id}/image",
             clip_url=f"/api/v1/frames/{frame.id}/clip" if source.kind == SourceKind.VIDEO else None,
         )
+
+
+class ClassCountOut(BaseModel):
+    name: str = Field(description="COCO class from the detector.")
+    count: int = Field(description="Objects of this class in the catalog.")
