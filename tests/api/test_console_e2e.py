@@ -143,9 +143,9 @@ def page(browser: Browser, outside: list[str]) -> Iterator[Page]:
     assert outside == [], f"requests off this machine: {outside}"
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
 
 
 def reveal(page: Page) -> None:
@@ -294,16 +294,29 @@ def test_review_an_item_with_the_keyboard(
     p = page
     p.goto(f"{server.url}/console/review.html?scenario=walkers")
     p.wait_for_selector("#review:not([hidden])")
+    client = TestClient(with_scenario)
+    # Skip (J) to an item whose frame the detector has scanned and found objects on.
+    for _ in range(25):
+        p.wait_for_function(
+            "() => document.querySelector('#item-figure img.frame-full')?.naturalWidth > 0"
+        )
+        shown = p.inner_text("#item-name").removeprefix("frame:")
+        stored = client.get(f"/api/v1/frames/{shown}/view").json()["objects"]
+        if stored:
+            break
+        p.keyboard.press("j")
+        p.wait_for_function(
+            f"() => document.querySelector('#item-name').textContent !== 'frame:{shown}'"
+        )
     # The frame at full resolution with its boxes, the camera and the capture time.
+    p.wait_for_selector("#item-figure svg.boxes rect")
     p.wait_for_function(
-        "() => document.querySelector('#item-figure img.frame-full')?.naturalWidth > 0"
+        "() => document.querySelector('#item-figure img.frame-full').naturalWidth > 0"
     )
     assert p.evaluate("document.querySelector('#item-figure img.frame-full').naturalWidth") == 768
-    shown = p.inner_text("#item-name").removeprefix("frame:")
-    stored = TestClient(with_scenario).get(f"/api/v1/frames/{shown}/view").json()["objects"]
-    assert p.locator("#item-figure svg.boxes rect").count() == len(stored)
+    assert p.locator("#item-figure svg.boxes rect").count() == len(stored) >= 1
     where = p.inner_text("#item-where")
-    assert "walkway" in where and "2026-11-20 08:00:" in where
+    assert "walkway" in where and "2026-11-20 08:00:" in where and "person" in where
     first = p.inner_text("#item-name")
     assert first.startswith("frame:")
     shot(p, "review-before.png")
@@ -411,7 +424,7 @@ def test_api_docs_load_with_no_request_off_this_machine(
     p = page
     p.goto(f"{server.url}{path}")
     title = p.locator(ready).first
-    title.wait_for(timeout=20_000)
+    title.wait_for(timeout=60_000)  # megabytes of script to parse on a loaded machine
     assert "Vigil" in title.inner_text()
     assert outside == []
-    shot(p, f"docs{path.replace('/', '-')}.png")
+    shot(p, f"docs{path.replace('/', '-')}.png", full_page=False)  # ReDoc's page is long

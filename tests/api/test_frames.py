@@ -32,7 +32,8 @@ def test_view_lists_the_frames_objects_with_boxes_in_frame_pixels(
     workspace.index_objects(max_frames=3)  # the real COCO detector on the first frames
     views = [client.get(f"/api/v1/frames/{i}/view").json() for i in frame_ids[:3]]
     assert all(v["source"] == "walkway" and v["kind"] == "video" for v in views)
-    assert all((v["width"], v["height"]) == (768, 576) for v in views)
+    assert all((v["width"], v["height"]) == (768, 576) and v["scanned"] for v in views)
+    assert not client.get(f"/api/v1/frames/{frame_ids[-1]}/view").json()["scanned"]
     boxes = [o for v in views for o in v["objects"]]
     assert boxes, "vtest's first seconds show walking people: the detector finds some"
     for obj in boxes:

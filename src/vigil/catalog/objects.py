@@ -196,6 +196,15 @@ def objects_on_frame(catalog: Catalog, frame_id: int) -> list[ObjectRecord]:
         return [_object(row) for row in rows]
 
 
+def frame_scanned(catalog: Catalog, frame_id: int) -> bool:
+    """Whether any detector has looked at this frame: no objects then means none were found."""
+    with guard("read a frame's object scans"), catalog.reads() as session:
+        found = session.scalar(
+            select(ObjectScanRow.id).where(ObjectScanRow.frame_id == int(frame_id)).limit(1)
+        )
+        return found is not None
+
+
 def object_embedding_id(catalog: Catalog, object_id: int, model_id: str) -> int:
     """The FAISS id of an object's crop vector for a model."""
     get_object(catalog, object_id)

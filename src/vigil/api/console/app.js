@@ -106,8 +106,9 @@ function frameFigure(view, focus = null) {
   return el("div", { class: "stage" }, img, svg);
 }
 
-function objectSummary(objects) {
-  if (!objects.length) return "no objects detected (or not scanned yet: vigil index --objects)";
+function objectSummary(objects, scanned = true) {
+  if (!scanned) return "not scanned for objects yet (vigil index --objects)";
+  if (!objects.length) return "no objects detected";
   const counts = {};
   for (const o of objects) counts[o.label] = (counts[o.label] || 0) + 1;
   return Object.entries(counts).map(([label, n]) => `${n} ${label}`).join(", ");

@@ -62,7 +62,7 @@ async function showItem(item) {
     if (state.items[state.index] !== item) return;  // moved on while it loaded
     figure.replaceChildren(frameFigure(view, kind === "object" ? Number(id) : null));
     where.replaceChildren(el("b", {}, view.source), ` · ${fmtWhen(view.captured_at, view.media_time)} · `,
-      el("span", { class: "muted" }, objectSummary(view.objects)));
+      el("span", { class: "muted" }, objectSummary(view.objects, view.scanned)));
   } catch (error) {
     figure.replaceChildren(el("img", { id: "item-image", src: item.thumbnail_url, alt: item.item }));
     where.textContent = `full-resolution frame unavailable: ${error.message}`;

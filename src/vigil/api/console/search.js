@@ -156,7 +156,7 @@ async function openViewer(hit) {
       `${fmtTime(view.media_time)} into the ${view.kind === "video" ? "video" : "source"}` +
       (view.captured_at ? ` · captured ${when}` : " · capture time unknown") +
       (view.clip_url ? " · clip: 2 s before and after" : " · no clip: not a video file");
-    field("viewer-objects").textContent = objectSummary(view.objects);
+    field("viewer-objects").textContent = objectSummary(view.objects, view.scanned);
     viewer.showModal();
   } catch (error) { showStatus(error.message, true); }
 }

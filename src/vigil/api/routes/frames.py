@@ -14,7 +14,7 @@ from PIL import Image
 from vigil.api.deps import Reader, ServicesDep
 from vigil.api.schemas.common import ERROR_RESPONSES, IdPath
 from vigil.api.schemas.frames import ClassCountOut, FrameViewOut
-from vigil.catalog.objects import count_objects, get_object, objects_on_frame
+from vigil.catalog.objects import count_objects, frame_scanned, get_object, objects_on_frame
 from vigil.catalog.types import FrameRecord
 from vigil.errors import NotFoundError
 from vigil.sources.clips import MAX_CLIP_SECONDS, ClipWindow, read_frame
@@ -40,7 +40,8 @@ def _frame_and_source(svc: ServicesDep, frame_id: int) -> tuple[FrameRecord, Sou
 def frame_view(frame_id: IdPath, svc: ServicesDep, _: Reader) -> FrameViewOut:
     frame, source = _frame_and_source(svc, frame_id)
     objects = objects_on_frame(svc.workspace.catalog, frame_id)
-    return FrameViewOut.of(frame, source, objects)
+    scanned = frame_scanned(svc.workspace.catalog, frame_id)
+    return FrameViewOut.of(frame, source, objects, scanned=scanned)
 
 
 @router.get(
@@ -52,7 +53,7 @@ def object_view(object_id: IdPath, svc: ServicesDep, _: Reader) -> FrameViewOut:
     obj = get_object(svc.workspace.catalog, object_id)
     frame, source = _frame_and_source(svc, obj.frame_id)
     others = [o for o in objects_on_frame(svc.workspace.catalog, obj.frame_id) if o.id != obj.id]
-    return FrameViewOut.of(frame, source, [obj, *others])
+    return FrameViewOut.of(frame, source, [obj, *others], scanned=True)
 
 
 @router.get(

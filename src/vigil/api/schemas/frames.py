@@ -25,12 +25,17 @@ class FrameViewOut(BaseModel):
     width: int = Field(description="Full-resolution width in pixels (the boxes' frame).")
     height: int
     objects: list[ObjectOut] = Field(description="Detected objects, best score first.")
+    scanned: bool = Field(
+        description="Whether the object pass has looked at this frame (no objects: none found)."
+    )
     thumbnail_url: str
     image_url: str = Field(description="The frame at full resolution (JPEG).")
     clip_url: str | None = Field(description="A few seconds around it (WebM); video files only.")
 
     @classmethod
-    def of(cls, frame: FrameRecord, source: Source, objects: list[ObjectRecord]) -> FrameViewOut:
+    def of(
+        cls, frame: FrameRecord, source: Source, objects: list[ObjectRecord], *, scanned: bool
+    ) -> FrameViewOut:
         return cls(
             id=frame.id,
             source_id=source.id,
@@ -42,6 +47,7 @@ class FrameViewOut(BaseModel):
             width=frame.width,
             height=frame.height,
             objects=[ObjectOut.of(obj) for obj in objects],
+            scanned=scanned or bool(objects),
             thumbnail_url=f"/api/v1/frames/{frame.id}/thumbnail",
             image_url=f"/api/v1/frames/{frame.id}/image",
             clip_url=f"/api/v1/frames/{frame.id}/clip" if source.kind == SourceKind.VIDEO else None,
