@@ -84,6 +84,13 @@ def test_clip_around_a_frame_is_a_playable_webm(
     assert 20 <= len(frames) <= 2 * CLIP_FPS + 1
     again = client.get(f"/api/v1/frames/{target}/clip", params={"before_s": 1, "after_s": 1})
     assert again.content == clip.content  # served from the cache
+    # Browsers seek in a video with range requests.
+    part = client.get(
+        f"/api/v1/frames/{target}/clip",
+        params={"before_s": 1, "after_s": 1},
+        headers={"Range": "bytes=0-99"},
+    )
+    assert part.status_code == 206 and part.content == clip.content[:100]
 
 
 @pytest.mark.parametrize(
