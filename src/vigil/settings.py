@@ -173,6 +173,13 @@ class ApiSettings(BaseModel):
             "long model run holds one for its whole duration."
         ),
     )
+    debug: bool = Field(
+        False,
+        description=(
+            "Developer mode: also list the test backends (e.g. 'fake') among the models the "
+            "console offers. Off for operators, who would take them for real models."
+        ),
+    )
 
 
 class ScaleSettings(BaseModel):

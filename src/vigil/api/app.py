@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import vigil
 from vigil.api.auth import KeyVerifier, is_loopback
 from vigil.api.deps import Services
+from vigil.api.docs import install_docs
 from vigil.api.guards import CatchAllMiddleware, HostOriginMiddleware
 from vigil.api.jobs import JobManager
 from vigil.api.limits import BodyLimitMiddleware
@@ -33,6 +34,7 @@ from vigil.api.routes import (
     anomaly,
     clusters,
     events,
+    frames,
     jobs,
     models,
     scenarios,
@@ -84,6 +86,7 @@ _AREAS = (
     sources,
     jobs,
     search,
+    frames,
     system,
     scenarios,
     events,
@@ -160,7 +163,10 @@ def create_app(
             "header; a server bound to loopback with no keys created lets local requests in."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs from local assets, not a CDN
+        redoc_url=None,
     )
+    install_docs(app, title="Vigil")
     app.state.services = services
     for area in _AREAS:
         app.include_router(area.router)
@@ -191,8 +197,10 @@ def create_app(
         return {"status": "ok"}
 
     @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/console/")
+    def root(request: Request) -> RedirectResponse:
+        # The query travels along: a shared link like /?q=people opens that search.
+        query = request.url.query
+        return RedirectResponse(f"/console/?{query}" if query else "/console/")
 
     app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
     return app

@@ -7,6 +7,9 @@ so tests build the app with their own workspace and nothing is global.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +27,7 @@ from vigil.api.jobs import JobManager
 from vigil.catalog.api_store import ApiStore, Role
 from vigil.errors import InvalidInputError, KeyCheckBusyError
 from vigil.settings import Settings
+from vigil.sources.clips import ClipCache
 from vigil.workspace import Workspace
 
 API_KEY_HEADER = "X-API-Key"
@@ -40,9 +44,16 @@ class Services:
     keys: KeyVerifier
     jobs: JobManager
     home: Path = field(init=False)
+    clips: ClipCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.home = Path(self.settings.home).resolve()
+        # Clips around hits, cut on first view; a read-only archive keeps them in /tmp.
+        folder = self.home / "cache" / "clips"
+        if self.workspace.read_only:
+            tag = hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
+            folder = Path(tempfile.gettempdir()) / f"vigil-clips-{os.getuid()}-{tag}"
+        self.clips = ClipCache(folder)
 
     @property
     def loopback_only(self) -> bool:

@@ -45,6 +45,9 @@ class EventRow(Base):
     strip_path: Mapped[str | None] = mapped_column(Text)
     details_json: Mapped[dict[str, Any]] = mapped_column("details", JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Triage (revision triage_0001): set when an operator marks the event reviewed.
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class AlertDeliveryRow(Base):

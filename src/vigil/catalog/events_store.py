@@ -311,6 +311,8 @@ def _event(row: EventRow, source_name: str) -> EventRecord:
         thumbnail_path=row.thumbnail_path,
         strip_path=row.strip_path,
         details=dict(row.details_json or {}),
+        reviewed_at=row.reviewed_at,
+        reviewed_by=row.reviewed_by,
     )
 
 

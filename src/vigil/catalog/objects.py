@@ -184,6 +184,27 @@ def get_object(catalog: Catalog, object_id: int) -> ObjectRecord:
         return _object(row)
 
 
+def objects_on_frame(catalog: Catalog, frame_id: int) -> list[ObjectRecord]:
+    """The detected objects of one frame, best score first (boxes in frame pixels): what
+    the console draws over the full-resolution frame. Empty when none or never scanned."""
+    with guard("read a frame's objects"), catalog.reads() as session:
+        rows = session.scalars(
+            select(ObjectRow)
+            .where(ObjectRow.frame_id == int(frame_id))
+            .order_by(ObjectRow.score.desc(), ObjectRow.id)
+        )
+        return [_object(row) for row in rows]
+
+
+def frame_scanned(catalog: Catalog, frame_id: int) -> bool:
+    """Whether any detector has looked at this frame: no objects then means none were found."""
+    with guard("read a frame's object scans"), catalog.reads() as session:
+        found = session.scalar(
+            select(ObjectScanRow.id).where(ObjectScanRow.frame_id == int(frame_id)).limit(1)
+        )
+        return found is not None
+
+
 def object_embedding_id(catalog: Catalog, object_id: int, model_id: str) -> int:
     """The FAISS id of an object's crop vector for a model."""
     get_object(catalog, object_id)

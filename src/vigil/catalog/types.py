@@ -131,6 +131,8 @@ class EventRecord:
     thumbnail_path: str | None  # relative to the workspace home
     strip_path: str | None
     details: dict[str, Any] = field(default_factory=dict)
+    reviewed_at: datetime | None = None  # triage: when an operator marked it reviewed
+    reviewed_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as sent in alerts and printed by ``vigil events show``."""

@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from vigil.cli.common import friendly_errors, id_or_name
+from vigil.cli.common import friendly_errors, id_or_name, print_table
 from vigil.search.types import SearchHit
 from vigil.settings import Settings
 from vigil.workspace import Workspace
@@ -68,7 +66,7 @@ def clusters(
     if as_json:
         typer.echo(json.dumps(report_rows(report, shown), indent=2))
     else:
-        Console().print(clusters_table(report, shown))
+        print_clusters(report, shown)
     for path in written:
         typer.echo(f"contact sheet: {path}", err=True)
 
@@ -106,16 +104,16 @@ def report_rows(report: ClusterReport, members: dict[int, list[SearchHit]]) -> d
     }
 
 
-def clusters_table(report: ClusterReport, members: dict[int, list[SearchHit]]) -> Table:
+def print_clusters(report: ClusterReport, members: dict[int, list[SearchHit]]) -> None:
+    """A title line, then the clusters in the one table style of every list command."""
     sampled = (
         f" (HDBSCAN on a sample of {report.sampled})" if report.sampled < report.points else ""
     )
-    table = Table(
-        title=f"{len(report.clusters)} clusters of {report.points} {report.target}{sampled}; "
+    typer.echo(
+        f"{len(report.clusters)} clusters of {report.points} {report.target}{sampled}; "
         f"{report.noise} noise"
     )
-    for column in ("cluster", "size", "representative (medoid)", "members", "looks like"):
-        table.add_column(column, justify="right" if column in ("cluster", "size") else "left")
+    rows: list[list[object]] = []
     for cluster in report.clusters:
         shown = members.get(cluster.label, [])
         where = "(removed)"
@@ -124,11 +122,13 @@ def clusters_table(report: ClusterReport, members: dict[int, list[SearchHit]]) -
             where = f"{rep.source.name} t={rep.frame.media_time:.1f}s frame:{rep.frame.id}"
             if rep.object is not None:
                 where += f" object:{rep.object.id} ({rep.object.label})"
-        table.add_row(
-            str(cluster.label),
-            str(cluster.size),
-            where,
-            " ".join(str(m.frame.id) for m in shown),
-            "; ".join(prompt for prompt, _ in cluster.description) or "—",
+        rows.append(
+            [
+                cluster.label,
+                cluster.size,
+                where,
+                " ".join(f"frame:{m.frame.id}" for m in shown),
+                "; ".join(prompt for prompt, _ in cluster.description) or "-",
+            ]
         )
-    return table
+    print_table(["cluster", "size", "representative (medoid)", "members", "looks like"], rows)

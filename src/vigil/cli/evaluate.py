@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from vigil.cli.common import friendly_errors
+from vigil.cli.common import friendly_errors, print_table
 from vigil.errors import InvalidInputError
 from vigil.evaluation.retrieval import KS, RetrievalReport
 from vigil.settings import Settings
@@ -64,7 +62,7 @@ def eval_retrieval(
     if as_json:
         typer.echo(report.to_json())
         return
-    Console().print(retrieval_table(report))
+    print_retrieval(report)
     if not any(task.published for task in report.tasks):
         typer.echo(
             f"published: no verified figures for {report.model_id} on {report.dataset} "
@@ -75,26 +73,27 @@ def eval_retrieval(
     typer.echo(f"{report.images} images ({source}); prompts: {' | '.join(report.prompt_templates)}")
 
 
-def retrieval_table(report: RetrievalReport) -> Table:
-    """One row per task and metric, with the published figure where one is verified."""
-    table = Table(
-        title=f"Retrieval: {report.model_id} on {report.dataset} "
+def print_retrieval(report: RetrievalReport) -> None:
+    """One row per task and metric, with the published figure where one is verified; in
+    the one table style of the CLI's list commands."""
+    typer.echo(
+        f"Retrieval: {report.model_id} on {report.dataset} "
         f"({report.per_class}/class, seed {report.seed}, {report.images} images)"
     )
-    for column in ("task", "queries", "metric", "measured", "published"):
-        table.add_column(column, justify="left" if column in ("task", "metric") else "right")
+    rows: list[list[object]] = []
     for task in report.tasks:
-        rows = [(f"recall@{k}", task.recall[k]) for k in KS if k in task.recall]
-        rows += [(f"precision@{k}", task.precision[k]) for k in KS if k in task.precision]
-        rows.append(("mAP", task.map))
-        for name, value in rows:
+        metrics = [(f"recall@{k}", task.recall[k]) for k in KS if k in task.recall]
+        metrics += [(f"precision@{k}", task.precision[k]) for k in KS if k in task.precision]
+        metrics.append(("mAP", task.map))
+        for name, value in metrics:
             published = task.published.get(name)
-            table.add_row(
-                task.task,
-                str(task.queries),
-                name,
-                f"{value:.3f}",
-                f"{published[0]:.3f} ({published[1]})" if published else "—",
+            rows.append(
+                [
+                    task.task,
+                    task.queries,
+                    name,
+                    f"{value:.3f}",
+                    f"{published[0]:.3f} ({published[1]})" if published else "-",
+                ]
             )
-        table.add_section()
-    return table
+    print_table(["task", "queries", "metric", "measured", "published"], rows)

@@ -140,6 +140,9 @@ class EmbedderEntry:
     is_available: Callable[[EmbedderSettings], bool]
     priority: int  # 'auto' picks the available entry with the highest priority
     summary: str
+    # A backend for tests (deterministic, understands nothing): never offered to operators
+    # in the console unless the server runs in debug mode.
+    testing: bool = False
 
 
 _REGISTRY: dict[str, EmbedderEntry] = {}
@@ -152,13 +155,14 @@ def register_embedder(
     is_available: Callable[[EmbedderSettings], bool],
     priority: int,
     summary: str,
+    testing: bool = False,
 ) -> Callable[[Callable[[EmbedderSettings], Embedder]], Callable[[EmbedderSettings], Embedder]]:
     """Register a factory under ``name``; used by built-ins and plugins alike."""
 
     def decorate(
         factory: Callable[[EmbedderSettings], Embedder],
     ) -> Callable[[EmbedderSettings], Embedder]:
-        _REGISTRY[name] = EmbedderEntry(name, factory, is_available, priority, summary)
+        _REGISTRY[name] = EmbedderEntry(name, factory, is_available, priority, summary, testing)
         return factory
 
     return decorate

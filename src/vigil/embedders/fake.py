@@ -49,6 +49,7 @@ class FakeEmbedder(Embedder):
     is_available=lambda settings: True,
     priority=0,  # 0: never chosen by 'auto'
     summary="deterministic fake for tests; understands nothing",
+    testing=True,
 )
 def _create_fake(settings: EmbedderSettings) -> Embedder:
     return FakeEmbedder(batch_size=settings.batch_size)

@@ -18,6 +18,23 @@ async function openEvent(li, id) {
   } catch (error) { showStatus(error.message, true); }
 }
 
+// Triage: one button per event marks it reviewed (or not); the mark is stored with the event.
+function triageControl(e) {
+  const reviewed = Boolean(e.reviewed_at);
+  const button = el("button", { type: "button", class: `triage${reviewed ? " done" : ""}`, "data-reviewed": reviewed ? "yes" : "no",
+    title: reviewed ? `reviewed ${when(e.reviewed_at)}${e.reviewed_by ? ` by ${e.reviewed_by}` : ""}; click to undo` : "Mark this event reviewed" },
+  reviewed ? "✓ reviewed" : "Mark reviewed");
+  button.addEventListener("click", async (event) => {
+    event.stopPropagation();  // not a click that opens the event
+    try {
+      const updated = await api(`/api/v1/events/${e.id}`, { method: "PATCH", body: { reviewed: !reviewed } });
+      button.replaceWith(triageControl(updated));
+      showStatus(`event ${e.id} ${updated.reviewed_at ? "marked reviewed" : "back to unreviewed"}`);
+    } catch (error) { showStatus(error.message, true); }
+  });
+  return button;
+}
+
 async function load() {
   const params = new URLSearchParams({ limit: 200 });
   const scenario = document.querySelector("#f-scenario").value.trim();
@@ -33,7 +50,7 @@ async function load() {
         el("div", {}, el("b", {}, when(e.started_at)), el("div", { class: "muted" }, e.ended_at ? `until ${when(e.ended_at)}` : "ongoing")),
         el("div", { class: "body" },
           el("span", { class: `pill ${e.status === "open" ? "running" : e.status === "closed" ? "ok" : "bad"}` }, e.status),
-          ` ${e.class_name} · ${e.scenario} · ${e.source} · peak ${e.peak_score.toFixed(2)}`));
+          ` ${e.class_name} · ${e.scenario} · ${e.source} · peak ${e.peak_score.toFixed(2)} `, triageControl(e)));
       li.addEventListener("click", (event) => { if (event.target.tagName !== "IMG") openEvent(li, e.id); });
       return li;
     }));

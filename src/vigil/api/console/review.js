@@ -32,8 +32,7 @@ async function loadQueue() {
 function render() {
   const item = state.items[state.index];
   document.querySelector("#review").hidden = false;
-  // Anomaly scenarios show where the model looked: the heatmap over the image.
-  document.querySelector("#item-image").src = item.heatmap_url || item.thumbnail_url;
+  showItem(item);
   document.querySelector("#item-name").textContent = item.item;
   document.querySelector("#item-why").textContent =
     `machine says ${item.label} (${(item.confidence * 100).toFixed(0)}%)` +
@@ -44,6 +43,30 @@ function render() {
     el("button", { type: "button", class: name === item.answered ? "chosen" : "", "data-label": name,
       onclick: () => label(name) }, el("kbd", {}, String(i + 1)), ` ${name}`,
       name === item.label ? el("span", { class: "muted" }, " · machine") : "")));
+}
+
+// The item at full resolution with the detected objects boxed (the item's own object in the
+// accent colour), and the camera and time; anomaly scenarios show where the model looked
+// instead (the heatmap over the image).
+async function showItem(item) {
+  const figure = document.querySelector("#item-figure");
+  const where = document.querySelector("#item-where");
+  if (item.heatmap_url) {
+    figure.replaceChildren(el("img", { id: "item-image", src: item.heatmap_url, alt: `heatmap of ${item.item}` }));
+    where.textContent = "";
+    return;
+  }
+  const [kind, id] = item.item.split(":");
+  try {
+    const view = await api(`/api/v1/${kind === "object" ? "objects" : "frames"}/${id}/view`);
+    if (state.items[state.index] !== item) return;  // moved on while it loaded
+    figure.replaceChildren(frameFigure(view, kind === "object" ? Number(id) : null));
+    where.replaceChildren(el("b", {}, view.source), ` · ${fmtWhen(view.captured_at, view.media_time)} · `,
+      el("span", { class: "muted" }, objectSummary(view.objects, view.scanned)));
+  } catch (error) {
+    figure.replaceChildren(el("img", { id: "item-image", src: item.thumbnail_url, alt: item.item }));
+    where.textContent = `full-resolution frame unavailable: ${error.message}`;
+  }
 }
 
 async function label(name) {

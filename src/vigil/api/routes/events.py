@@ -16,10 +16,12 @@ from vigil.api.schemas.events import (
     DeliveryOut,
     EventDetailOut,
     EventOut,
+    EventReviewIn,
     RunJobIn,
     RunnerOut,
 )
 from vigil.api.schemas.jobs import JobOut
+from vigil.catalog.triage_store import mark_event_reviewed
 from vigil.catalog.types import EventQuery
 from vigil.errors import NotFoundError
 
@@ -63,6 +65,18 @@ def get_event(event_id: IdPath, svc: ServicesDep, _: Reader) -> EventDetailOut:
     return EventDetailOut(
         **EventOut.of(event).model_dump(), deliveries=[DeliveryOut.of(d) for d in deliveries]
     )
+
+
+@router.patch(
+    "/events/{event_id}",
+    response_model=EventOut,
+    summary="Triage: mark an event reviewed, or unreviewed again",
+)
+def review_event(event_id: IdPath, body: EventReviewIn, svc: ServicesDep, who: Reader) -> EventOut:
+    # Like label answers, triage is what read keys are for: a note on an event, no setting.
+    by = body.by or (who.name if who.key_id is not None else None)
+    mark_event_reviewed(svc.workspace.catalog, event_id, reviewed=body.reviewed, by=by)
+    return EventOut.of(svc.workspace.runtime.event(event_id))
 
 
 def _evidence(svc: ServicesDep, event_id: int, which: str) -> FileResponse:

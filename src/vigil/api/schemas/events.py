@@ -28,6 +28,10 @@ class EventOut(BaseModel):
     thumbnail_url: str | None = Field(description="Evidence frame at the peak, by event id.")
     strip_url: str | None = Field(description="Evidence strip around the peak, by event id.")
     details: dict[str, Any]
+    reviewed_at: datetime | None = Field(
+        None, description="Triage: when an operator marked the event reviewed (null: not yet)."
+    )
+    reviewed_by: str | None = Field(None, description="Who marked it, when known.")
 
     @classmethod
     def of(cls, event: EventRecord) -> EventOut:
@@ -49,7 +53,18 @@ class EventOut(BaseModel):
             thumbnail_url=f"{base}/thumbnail" if event.thumbnail_path else None,
             strip_url=f"{base}/strip" if event.strip_path else None,
             details=event.details,
+            reviewed_at=event.reviewed_at,
+            reviewed_by=event.reviewed_by,
         )
+
+
+class EventReviewIn(StrictIn):
+    """Triage: mark an event reviewed (true) or back to unreviewed (false)."""
+
+    reviewed: bool
+    by: str | None = Field(
+        None, min_length=1, max_length=200, pattern=NO_CONTROL, description="Reviewer's name."
+    )
 
 
 class DeliveryOut(BaseModel):
