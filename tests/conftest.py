@@ -9,8 +9,10 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,3 +62,47 @@ def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# -- the web console in a real browser (Debian's chromium through Playwright) ----------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def outside() -> list[str]:
+    """Requests the page tried to send off this machine (blocked)."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, outside: list[str]) -> Iterator[Page]:
+    # UTC: capture times print the same wherever the suite runs.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
+
+    def offline(route: Route) -> None:  # an operator's network may reach nothing else
+        host = urlsplit(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", offline)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert outside == [], f"requests off this machine: {outside}"

@@ -12,14 +12,13 @@ import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import av
 import matplotlib
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Page
 
 from tests.api.conftest import ARTIFACTS, LiveServer, api_settings, index_vtest, wait_for_job
 from vigil.api import create_app
@@ -32,7 +31,6 @@ import matplotlib.pyplot as plt
 
 pytestmark = pytest.mark.real_model
 
-CHROMIUM = Path("/usr/bin/chromium")
 CAPTURED = "2026-11-20T08:00:00.000000Z"  # the recording's start, as a camera stamps it
 SCANNED = 6  # frames scanned for objects
 
@@ -102,45 +100,6 @@ def with_scenario(console_app: FastAPI) -> FastAPI:
     assert run.status_code == 202, run.text
     assert wait_for_job(client, run.json()["id"])["status"] == "succeeded"
     return console_app
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def outside() -> list[str]:
-    """Requests the page tried to send off this machine (blocked)."""
-    return []
-
-
-@pytest.fixture
-def page(browser: Browser, outside: list[str]) -> Iterator[Page]:
-    # UTC: capture times print the same wherever the suite runs.
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
-
-    def offline(route: Route) -> None:  # an operator's network may reach nothing else
-        host = urlsplit(route.request.url).hostname or ""
-        if route.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", offline)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
-    assert outside == [], f"requests off this machine: {outside}"
 
 
 def shot(page: Page, name: str, *, full_page: bool = True) -> None:

@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
 from tests.api.conftest import ARTIFACTS, LiveServer
-from tests.api.test_console_e2e import browser, page  # noqa: F401  (fixtures)
 from vigil.api import create_app
 from vigil.workspace import Workspace
 
@@ -34,7 +33,7 @@ def click_frame(on: Page, x: int, y: int) -> None:
 
 
 def test_draw_zones_save_count_and_see_the_plots(
-    page: Page,  # noqa: F811
+    page: Page,
     server: LiveServer,
     two_cameras: Workspace,
 ) -> None:
@@ -74,7 +73,7 @@ def test_draw_zones_save_count_and_see_the_plots(
 
 
 def test_upload_a_plan_and_place_cameras(
-    page: Page,  # noqa: F811
+    page: Page,
     server: LiveServer,
     two_cameras: Workspace,
     tmp_path: Path,
