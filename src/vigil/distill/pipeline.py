@@ -585,13 +585,28 @@ def distill_workspace(
     *,
     progress: bool = True,
     measure_teacher: bool = False,
+    auto_promote: bool | None = None,
+    margin: float | None = None,
 ) -> DistillOutcome:
     """``vigil distill SCENARIO``: load the scenario's labeled items and run ``distill``.
 
     With ``measure_teacher`` the context's embedder is timed at batch 1 on a few
     of the items so the report has the teacher's latency beside the students'.
+    ``auto_promote`` / ``margin`` left None come from the scenario's ``promotion``.
     """
+    from vigil.scenarios.store import get_scenario
+
     options = options_from_settings(context.settings.distill, progress=progress)
+    promotion = get_scenario(context.catalog, scenario, version).spec.promotion
+    options = dataclasses.replace(
+        options,
+        auto_promote=(promotion.auto if promotion else False)
+        if auto_promote is None
+        else auto_promote,
+        promotion_margin=(promotion.margin if promotion else options.promotion_margin)
+        if margin is None
+        else margin,
+    )
     size = max(options.train.input_size, 32)
     dataset, found_version = load_scenario_dataset(
         context.catalog, context.home, scenario, version, size=size
