@@ -66,6 +66,9 @@ def distill(
             workspace.settings = workspace.settings.model_copy(
                 update={"distill": type(distill_settings).model_validate(distill_settings)}
             )
+            # The models area reads the shared context's settings: without this the
+            # overrides (--prune 0, --no-quantize, --epochs) were silently ignored.
+            workspace.context.settings = workspace.settings
         outcome = workspace.distill(
             scenario,
             version,
