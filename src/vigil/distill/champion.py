@@ -29,6 +29,7 @@ from vigil.distill.data import DistillDataset, Splits
 from vigil.distill.export import run_onnx
 from vigil.distill.model_card import read_model_card
 from vigil.distill.report import ModelEval, onnx_latency, score
+from vigil.distill.scenario_data import load_scenario_dataset
 from vigil.distill.train import resize_images, to_tensor
 from vigil.errors import InvalidInputError, NotFoundError
 
@@ -174,8 +175,6 @@ def compare_models(
 
     >>> compare_models(catalog, home, [3, 7]).markdown()  # doctest: +SKIP
     """
-    from vigil.distill.pipeline import load_scenario_dataset
-
     if len(references) < 2:
         raise InvalidInputError("compare needs at least two models")
     records = [get_model(catalog, reference) for reference in references]
