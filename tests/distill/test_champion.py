@@ -214,3 +214,19 @@ def test_compare_promote_rollback_from_the_cli_and_rest(
         assert len(rows) == 2 and all(len(r["recall"]) == 2 for r in rows)
         assert np.isfinite([r["latency"]["p50_ms"] for r in rows]).all()
         assert client.get("/api/v1/distilled/compare", params={"ids": [1]}).status_code == 422
+
+
+def test_the_scenario_yaml_sets_automatic_promotion() -> None:
+    from vigil.errors import InvalidInputError
+    from vigil.scenarios.spec import spec_from_dict
+
+    classes = [{"name": "a", "prompts": ["x"]}, {"name": "b", "prompts": ["y"]}]
+    plain = spec_from_dict({"name": "s", "classes": classes})
+    assert plain.promotion is None and "promotion" not in plain.model_dump()  # as before
+    spec = spec_from_dict(
+        {"name": "s", "classes": classes, "promotion": {"auto": True, "margin": 0.05}}
+    )
+    assert spec.promotion is not None and spec.promotion.auto and spec.promotion.margin == 0.05
+    for bad in ({"auto": "sometimes"}, {"margin": 2}, {"auto": True, "when": "now"}):
+        with pytest.raises((InvalidInputError, ValueError)):
+            spec_from_dict({"name": "s", "classes": classes, "promotion": bad})
