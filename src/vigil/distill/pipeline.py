@@ -81,6 +81,7 @@ from vigil.distill.train import (
     to_tensor,
     train_student,
 )
+from vigil.errors import VigilError
 from vigil.settings import DistillSettings
 
 if TYPE_CHECKING:
@@ -165,14 +166,17 @@ def distill(
         run.fail(error)
         raise
     shutil.rmtree(run.work, ignore_errors=True)  # every model is done: the checkpoints are spent
-    champion = settle_champion(
-        catalog,
-        scenario,
-        records,
-        run.splits,
-        auto_promote=options.auto_promote,
-        margin=options.promotion_margin,
-    )
+    try:
+        champion = settle_champion(
+            catalog,
+            scenario,
+            records,
+            run.splits,
+            auto_promote=options.auto_promote,
+            margin=options.promotion_margin,
+        )
+    except VigilError as error:  # the models are published; only the champion is unchanged
+        champion = f"champion unchanged: {error}"
     return DistillOutcome(
         models=records,
         evals=evals,
