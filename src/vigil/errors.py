@@ -62,6 +62,15 @@ class ScenarioConflictError(ConflictError):
     """Somebody saved a newer version since the edit started (answered with 409)."""
 
 
+class PromotionError(ConflictError):
+    """A champion change the registry's state does not allow (answered with 409).
+
+    Promoting a model that is not ``ready`` (rejected, failed, training) or already the
+    champion, rolling back with no earlier champion, or a promotion that raced another
+    one of the same scenario. Nothing was changed.
+    """
+
+
 class SourceError(VigilError):
     """A source cannot be opened or read."""
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.distill.conftest import fashion_dataset
+from tests.distill.conftest import fashion_dataset, fashion_easy
 from vigil.catalog.models_store import (
     ModelKind,
     ModelStatus,
@@ -39,6 +39,16 @@ FAST_OPTIONS = DistillOptions(
     calibration_items=64,
     progress=False,
 )
+# Enough training for a student that passes the gates on three well-separated classes
+# (two epochs on all ten give a majority-class student, rightly rejected: test_gates.py).
+GOOD = dataclasses.replace(FAST, epochs=6)
+GOOD_OPTIONS = dataclasses.replace(FAST_OPTIONS, train=GOOD, fine_tune_epochs=3)
+
+
+@pytest.fixture(scope="module")
+def easy() -> DistillDataset:
+    """120 real Fashion-MNIST images of three classes, every one human-labeled."""
+    return fashion_easy(40)
 
 
 @pytest.fixture
@@ -184,19 +194,25 @@ def test_export_checks_itself_and_the_runtime_reads_the_card(
 
 
 def test_distill_registers_reports_and_serves_three_models(
-    fashion_200: DistillDataset, catalog: Catalog, tmp_path: Path
+    easy: DistillDataset, catalog: Catalog, tmp_path: Path
 ) -> None:
     outcome = distill(
-        catalog, tmp_path, fashion_200, scenario="fashion", scenario_version=2, options=FAST_OPTIONS
+        catalog, tmp_path, easy, scenario="fashion", scenario_version=2, options=GOOD_OPTIONS
     )
     kinds = [m.kind for m in outcome.models]
     assert kinds == [ModelKind.FLOAT, ModelKind.PRUNED, ModelKind.INT8]
-    assert all(m.status is ModelStatus.READY for m in outcome.models)
     by_kind = {m.kind: m for m in outcome.models}
+    assert by_kind[ModelKind.FLOAT].status is ModelStatus.READY
+    assert by_kind[ModelKind.INT8].status is ModelStatus.READY
     for record in outcome.models:
+        # Each model is ready exactly when it passed its gates; a rejected one says why.
+        gate = record.metrics["gate"]
+        assert (record.status is ModelStatus.READY) == gate["passed"]
+        assert record.status is ModelStatus.READY or record.error == "; ".join(gate["reasons"])
         assert record.path is not None and record.sha256 == sha256_file(record.path)
         assert record.path == tmp_path.resolve() / "models" / str(record.id) / "model.onnx"
-        assert record.snapshot["items"] == 200 and record.snapshot["test_reference"] == "human"
+        assert record.snapshot["items"] == 120 and record.snapshot["test_reference"] == "human"
+        assert record.snapshot["evaluation"] == "frozen"
         assert len(record.snapshot["label_sha256"]) == 64
         for name in ("report.md", "report.json", "confusion.png", "accuracy_latency.png"):
             assert (record.path.parent / name).stat().st_size > 0
@@ -224,20 +240,21 @@ def test_distill_registers_reports_and_serves_three_models(
 
 
 def test_an_interrupted_run_leaves_failed_rows_that_are_never_served_then_reruns_cleanly(
-    fashion_200: DistillDataset, catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    easy: DistillDataset, catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def killed(*args: object, **kwargs: object) -> float:
         raise KeyboardInterrupt  # as if Ctrl-C arrived during quantization
 
     monkeypatch.setattr(pipeline, "quantize_int8", killed)
+    options = dataclasses.replace(GOOD_OPTIONS, prune_amount=None)
     with pytest.raises(KeyboardInterrupt):
         distill(
             catalog,
             tmp_path,
-            fashion_200,
+            easy,
             scenario="fashion",
             scenario_version=1,
-            options=FAST_OPTIONS,
+            options=options,
         )
     rows = {m.kind: m for m in list_models(catalog)}
     assert rows[ModelKind.INT8].status is ModelStatus.FAILED
@@ -251,11 +268,11 @@ def test_an_interrupted_run_leaves_failed_rows_that_are_never_served_then_reruns
 
     monkeypatch.undo()
     outcome = distill(
-        catalog, tmp_path, fashion_200, scenario="fashion", scenario_version=1, options=FAST_OPTIONS
+        catalog, tmp_path, easy, scenario="fashion", scenario_version=1, options=options
     )
     assert outcome.models[0].name == "fashion-v1-r2-float"
     # The float student's checkpoint survived the interruption: nothing was retrained.
-    assert outcome.models[0].metrics["resumed_from_epoch"] == FAST.epochs
+    assert outcome.models[0].metrics["resumed_from_epoch"] == GOOD.epochs
     assert all(m.status is ModelStatus.READY for m in outcome.models)
     assert not (tmp_path / "models" / ".work").exists() or not any(
         (tmp_path / "models" / ".work").iterdir()
@@ -263,11 +280,11 @@ def test_an_interrupted_run_leaves_failed_rows_that_are_never_served_then_reruns
 
 
 def test_export_refuses_a_file_changed_after_registration(
-    fashion_200: DistillDataset, catalog: Catalog, tmp_path: Path
+    easy: DistillDataset, catalog: Catalog, tmp_path: Path
 ) -> None:
-    options = dataclasses.replace(FAST_OPTIONS, prune_amount=None, quantize=False)
+    options = dataclasses.replace(GOOD_OPTIONS, prune_amount=None, quantize=False)
     (record,) = distill(
-        catalog, tmp_path, fashion_200, scenario="fashion", scenario_version=1, options=options
+        catalog, tmp_path, easy, scenario="fashion", scenario_version=1, options=options
     ).models
     assert record.path is not None
     with record.path.open("ab") as handle:

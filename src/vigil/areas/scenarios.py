@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vigil.context import Context
-from vigil.errors import NotFoundError
+from vigil.errors import InvalidInputError, NotFoundError
 from vigil.scenarios.spec import ScenarioRecord, ScenarioSpec
 from vigil.scenarios.types import AutolabelProgress, AutolabelReport, ReviewItem
 
@@ -123,16 +123,24 @@ class Scenarios:
             on_progress=on_progress,
         )
 
-    def review_queue(self, scenario: str, limit: int | None = None) -> list[ReviewItem]:
+    def review_queue(
+        self, scenario: str, limit: int | None = None, *, wanted: str | None = None
+    ) -> list[ReviewItem]:
         """Unanswered items a person should label first (uncertain, or models disagree).
 
-        Anomaly scenarios: the scored items closest to the threshold, with heatmaps.
+        ``wanted``: items the model thinks are that class first. Anomaly scenarios: the
+        scored items closest to the threshold, with heatmaps.
         """
         from vigil.scenarios.review import review_queue
 
         record = self.get(scenario)
         if record.spec.kind == "anomaly":
             from vigil.anomaly.scenario import anomaly_review_queue
+
+            if wanted is not None:
+                raise InvalidInputError(
+                    f"{scenario!r} is an anomaly scenario: its queue has no --class"
+                )
 
             return anomaly_review_queue(
                 self.context.catalog,
@@ -145,6 +153,7 @@ class Scenarios:
             self.context.embedder,
             limit=limit or self.context.settings.scenarios.review_limit,
             home=self.context.home,
+            wanted=wanted,
         )
 
     def answer(self, scenario: str, item: str, label: str, *, annotator: str | None = None) -> None:

@@ -6,8 +6,11 @@ functions and the runtime and ``vigil model export`` read a file only through
 
 A row is created with status ``training`` before any work starts, and becomes
 ``ready`` only once its ONNX file is complete, self-checked and hashed; an error
-or an interruption marks it ``failed`` (with the reason). The runtime serves only
-``ready`` rows, so a half-written model is never used.
+or an interruption marks it ``failed`` (with the reason). A complete model that
+fails the quality gates (``vigil.distill.gates``: no better than always answering
+the majority class, or a class it never recognises) is ``rejected`` with the
+reason in ``error``. The runtime serves only ``ready`` rows, so a half-written or
+degenerate model is never used.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class ModelStatus(StrEnum):
     TRAINING = "training"
     READY = "ready"
     FAILED = "failed"
+    REJECTED = "rejected"  # complete, but failed a quality gate (the reason is in ``error``)
 
 
 @dataclass(frozen=True)
@@ -195,13 +199,17 @@ def finish_model(
         return _record(row)
 
 
-def publish_models(catalog: Catalog, model_ids: list[int]) -> None:
+def publish_models(
+    catalog: Catalog, model_ids: list[int], rejected: dict[int, str] | None = None
+) -> None:
     """Mark a complete set of models ``ready`` together, after checking each one again.
 
     Each must still be ``training`` (no concurrent run failed it), have its file with the
     hash recorded at export, an evaluation in its metrics and its report on disk; else
-    nothing is published and the set is failed by the caller.
+    nothing is published and the set is failed by the caller. A model named in
+    ``rejected`` (id -> the gate's reason) becomes ``rejected`` instead of ``ready``.
     """
+    rejected = rejected or {}
     with guard("publish the models"), catalog.writes.begin() as session:
         rows = [session.get(ModelRow, model_id) for model_id in model_ids]
         for model_id, row in zip(model_ids, rows, strict=True):
@@ -221,7 +229,12 @@ def publish_models(catalog: Catalog, model_ids: list[int]) -> None:
         now = utcnow()
         for row in rows:
             assert row is not None
-            row.status = ModelStatus.READY.value
+            reason = rejected.get(row.id)
+            if reason is None:
+                row.status = ModelStatus.READY.value
+            else:
+                row.status = ModelStatus.REJECTED.value
+                row.error = reason[:2000]
             row.updated_at = now
 
 
@@ -301,8 +314,9 @@ def ready_model(catalog: Catalog, reference: int | str, *, verify: bool = True) 
     """
     record = get_model(catalog, reference)
     if record.status is not ModelStatus.READY or record.path is None:
+        why = f" ({record.error})" if record.error else ""
         raise InvalidInputError(
-            f"model {record.name!r} has status {record.status.value!r}, expected 'ready'"
+            f"model {record.name!r} has status {record.status.value!r}, expected 'ready'{why}"
         )
     if not record.path.is_file():
         raise NotFoundError(f"model {record.name!r}: its file {record.path} is missing")

@@ -209,11 +209,18 @@ def scenario_review(
     context: typer.Context,
     name: Annotated[str, typer.Argument(help="Scenario name.")],
     limit: Annotated[int | None, typer.Option(help="How many items.")] = None,
+    wanted: Annotated[
+        str | None,
+        typer.Option(
+            "--class",
+            help="Items the model thinks are this class first (a class short of examples).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Items whose answer would help most: uncertain first, model disagreements before all."""
     with open_workspace(context) as workspace:
-        items = workspace.review_queue(name, limit)
+        items = workspace.scenarios.review_queue(name, limit, wanted=wanted)
     if as_json:
         rows = [
             {

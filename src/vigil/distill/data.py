@@ -8,6 +8,7 @@ report never touch the catalog and are testable on their own.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,8 +90,41 @@ class DistillDataset:
         }
 
 
-def check_trainable(dataset: DistillDataset) -> None:
-    """Refuse a data set that cannot give a student and a fair held-out score."""
+def review_advice(scenario: str | None, needs: dict[str, int]) -> str:
+    """What to run to fix a class shortfall: one clause per class, with the command."""
+    name = scenario or "SCENARIO"
+    return "; ".join(
+        f"answer at least {count} more items of class {label!r}: "
+        f"vigil scenario review {name} --class {label}"
+        for label, count in needs.items()
+    )
+
+
+def check_trainable(
+    dataset: DistillDataset,
+    *,
+    scenario: str | None = None,
+    answers_needed: Callable[[str, int], int] | None = None,
+) -> None:
+    """Refuse a data set that cannot give a student and a fair held-out score.
+
+    Run before any training. A class short of examples is named with the command
+    that fixes it; ``answers_needed(class, count)`` says how many more answers that
+    takes (more than the shortfall when some answers go to the frozen evaluation set).
+    """
+
+    def needs(names: list[str]) -> str:
+        counted = dict(zip(dataset.class_names, counts.tolist(), strict=True))
+        return review_advice(
+            scenario,
+            {
+                name: (answers_needed or (lambda _, have: MIN_PER_CLASS - have))(
+                    name, counted[name]
+                )
+                for name in names
+            },
+        )
+
     if len(dataset) < MIN_ITEMS:
         raise InvalidInputError(
             f"too few labeled items to train a student: {MIN_ITEMS} are needed "
@@ -103,7 +137,7 @@ def check_trainable(dataset: DistillDataset) -> None:
     if missing:
         raise InvalidInputError(
             f"class(es) {missing} have no labeled example; every class needs at least "
-            f"{MIN_PER_CLASS} (got counts {per_class})"
+            f"{MIN_PER_CLASS} (got counts {per_class}); {needs(missing)}"
         )
     few = [
         name
@@ -113,7 +147,7 @@ def check_trainable(dataset: DistillDataset) -> None:
     if few:
         raise InvalidInputError(
             f"class(es) {few} have fewer than {MIN_PER_CLASS} labeled examples; "
-            f"got counts {per_class}"
+            f"got counts {per_class}; {needs(few)}"
         )
 
 
@@ -125,6 +159,8 @@ class Splits:
     validation: DistillDataset
     test: DistillDataset
     test_reference: str  # "human" when the test labels are people's answers, else "teacher"
+    frozen: bool = False  # the test split is the scenario's frozen evaluation set
+    warnings: tuple[str, ...] = ()  # why the test split is weaker than it should be
 
 
 def split_dataset(
@@ -183,5 +219,6 @@ __all__ = [
     "DistillDataset",
     "Splits",
     "check_trainable",
+    "review_advice",
     "split_dataset",
 ]

@@ -5,12 +5,19 @@ Order of work, each model registered first as ``training``; the set is marked
 and every model has its evaluation and report (a run killed part-way leaves no
 ``ready`` model without metrics or report; its rows are failed by the next run):
 
-1. split (held-out test from human labels where possible), train the float
-   student by distillation (checkpointed, so a rerun of the same data resumes);
+1. split: the test split is the scenario's frozen evaluation set (``evalset``),
+   class balance is checked before any training (with the command that fixes a
+   shortfall); train the float student by distillation (checkpointed, so a rerun
+   of the same data resumes);
 2. optionally prune channels and fine-tune (``pruned``);
 3. optionally quantize the float student to INT8 with scenario calibration images;
-4. evaluate teacher and every student side by side on the test split and write
-   the report into each model's folder ``home/models/<id>/``.
+4. evaluate teacher and every student side by side on the test split, gate each
+   student against the majority-class baseline (``gates``) and write the report
+   into each model's folder ``home/models/<id>/``; a student that fails a gate is
+   published ``rejected`` with the reason, never ``ready``;
+5. settle the champion (``champion``): the scenario's first ready model becomes
+   champion; later ones are challengers, promoted automatically only when asked
+   and when they beat the champion on the frozen set by the margin.
 
 Any exception (Ctrl-C included) marks the unfinished rows ``failed`` and re-raises.
 """
@@ -41,17 +48,23 @@ from vigil.catalog.models_store import (
     update_metrics,
 )
 from vigil.catalog.store import Catalog
-from vigil.distill.data import DistillDataset, Splits, split_dataset
+from vigil.distill.champion import settle_champion
+from vigil.distill.data import DistillDataset, Splits
+from vigil.distill.evalset import eval_counts_text, freeze_eval_set, split_with_eval_set
 from vigil.distill.export import export_onnx, quantize_int8, run_onnx
+from vigil.distill.gates import GateResult, check_gates
 from vigil.distill.model_card import ModelCard, ResizeMode
 from vigil.distill.report import (
+    Baseline,
     Latency,
     ModelEval,
+    majority_baseline,
     measure_latency,
     onnx_latency,
     score,
     write_report,
 )
+from vigil.distill.scenario_data import load_scenario_dataset
 from vigil.distill.student import (
     CompactCNN,
     StudentSpec,
@@ -68,9 +81,8 @@ from vigil.distill.train import (
     to_tensor,
     train_student,
 )
-from vigil.errors import CorruptMediaError, ImageTooLargeError, InvalidInputError
+from vigil.errors import VigilError
 from vigil.settings import DistillSettings
-from vigil.sources.images import read_image
 
 if TYPE_CHECKING:
     from vigil.context import Context
@@ -88,6 +100,8 @@ class DistillOptions:
     calibration_items: int = 256
     latency_repeats: int = 100
     progress: bool = True
+    auto_promote: bool = False  # promote the best new model if it beats the champion
+    promotion_margin: float = 0.02  # by at least this much balanced accuracy
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,10 @@ class DistillOutcome:
     evals: list[ModelEval]
     reports: dict[str, Path]  # file name -> path, in the float model's folder
     seconds: dict[str, float]  # wall time of each stage
+    baseline: Baseline | None = None  # the majority-class floor on the same test split
+    gates: dict[int, GateResult] = field(default_factory=dict)  # model id -> verdict
+    warnings: tuple[str, ...] = ()  # e.g. no frozen evaluation set for some class
+    champion: str = ""  # what happened to the scenario's champion, one line
 
 
 def _dataset_key(dataset: DistillDataset, options: DistillOptions) -> str:
@@ -139,14 +157,36 @@ def distill(
             run.quantize(float_path, float_record)
         evals, reports = run.evaluate_and_report(teacher_latency, teacher_size_mb)
         # The set is complete: files self-checked, metrics and reports written. Only now
-        # does any of it become ``ready`` (one transaction, each file re-hashed).
-        publish_models(catalog, run.pending)
+        # does any of it become ``ready`` -- or ``rejected`` where a gate failed (one
+        # transaction, each file re-hashed).
+        rejected = {mid: gate.reason for mid, gate in run.gates.items() if not gate.passed}
+        publish_models(catalog, run.pending, rejected)
         records = [get_model(catalog, record.id) for record, _, _ in run.produced]
     except BaseException as error:
         run.fail(error)
         raise
     shutil.rmtree(run.work, ignore_errors=True)  # every model is done: the checkpoints are spent
-    return DistillOutcome(models=records, evals=evals, reports=reports, seconds=run.seconds)
+    try:
+        champion = settle_champion(
+            catalog,
+            scenario,
+            records,
+            run.splits,
+            auto_promote=options.auto_promote,
+            margin=options.promotion_margin,
+        )
+    except VigilError as error:  # the models are published; only the champion is unchanged
+        champion = f"champion unchanged: {error}"
+    return DistillOutcome(
+        models=records,
+        evals=evals,
+        reports=reports,
+        seconds=run.seconds,
+        baseline=run.baseline,
+        gates=dict(run.gates),
+        warnings=run.splits.warnings,
+        champion=champion,
+    )
 
 
 @dataclass
@@ -168,6 +208,8 @@ class _DistillRun:
     seconds: dict[str, float] = field(default_factory=dict)
     pending: list[int] = field(default_factory=list)  # registered, not yet published
     produced: list[tuple[ModelRecord, Path, str]] = field(default_factory=list)
+    gates: dict[int, GateResult] = field(default_factory=dict)
+    baseline: Baseline | None = None
 
     @classmethod
     def begin(
@@ -180,11 +222,16 @@ class _DistillRun:
         options: DistillOptions,
     ) -> _DistillRun:
         config = options.train
-        splits = split_dataset(dataset, seed=config.seed)
+        # Place new answers in the frozen evaluation set, then check class balance on what
+        # is left for training -- before any model row or training work exists.
+        assignments = freeze_eval_set(catalog, scenario, dataset)
+        splits = split_with_eval_set(dataset, assignments, scenario=scenario, seed=config.seed)
         snapshot = {
             **dataset.snapshot(),
             "test_reference": splits.test_reference,
             "test_items": len(splits.test),
+            "evaluation": "frozen" if splits.frozen else "held-out (fallback)",
+            "test_per_class": eval_counts_text(splits),
             "seed": config.seed,
         }
         models_dir = home / "models"
@@ -350,10 +397,32 @@ class _DistillRun:
             repeats=self.options.latency_repeats,
         )
         self.seconds["evaluate"] = time.perf_counter() - started
+        test = splits.test
+        reference = (
+            test.targets if splits.test_reference == "human" else test.teacher_probs.argmax(1)
+        )
+        baseline = majority_baseline(splits.train.targets, reference, self.dataset.class_names)
+        self.baseline = baseline
+        gate_by_label = {
+            e.name: check_gates(e, baseline, self.dataset.class_names)
+            for e in evals
+            if e.name != "teacher"
+        }
+        which = (
+            "the scenario's frozen evaluation set (people's answers, never trained on)"
+            if splits.frozen
+            else "a held-out split of this run's data (fallback: see the warning)"
+        )
         context: dict[str, Any] = {
             "scenario": f"{self.scenario} v{self.scenario_version}",
             "test split": (
-                f"{len(splits.test)} held-out items, reference = {splits.test_reference} labels"
+                f"{len(splits.test)} items of {which}, reference = {splits.test_reference} "
+                f"labels; per class: {eval_counts_text(splits)}"
+            ),
+            "gates": (
+                "a student is rejected unless its balanced accuracy is above the majority-class "
+                f"baseline's ({baseline.balanced_accuracy:.3f}) and every class's recall is "
+                "above 0"
             ),
             "train / validation items": f"{len(splits.train)} / {len(splits.validation)}",
             "latency": "batch 1, onnxruntime CPU, 2 threads; throughput at batch 64",
@@ -368,11 +437,21 @@ class _DistillRun:
                 class_names=self.dataset.class_names,
                 title=f"{record.name}: teacher vs students",
                 context=context,
+                baseline=baseline,
+                verdicts={name: gate.verdict for name, gate in gate_by_label.items()},
+                warnings=list(splits.warnings),
             )
             reports = reports or paths
+            gate = gate_by_label[label]
+            self.gates[record.id] = gate
             final: dict[str, Any] = {
                 **record.metrics,
                 "eval": by_name[label].row(),
+                "baseline": baseline.row(),
+                "gate": {"passed": gate.passed, "reasons": list(gate.reasons)},
+                "evaluation": "frozen" if splits.frozen else "held-out",
+                "test_per_class": eval_counts_text(splits),
+                "warnings": list(splits.warnings),
                 "report": str(paths["report.md"]),
             }
             update_metrics(self.catalog, record.id, final)
@@ -432,57 +511,6 @@ def torch_probs(model: Any, images: np.ndarray, input_size: int) -> np.ndarray:
     return predict(model, to_tensor(resize_images(images, input_size)))
 
 
-def load_scenario_dataset(
-    catalog: Catalog, home: Path, scenario: str, version: int | None = None, *, size: int = 96
-) -> tuple[DistillDataset, int]:
-    """A scenario's labeled items (``vigil.scenarios.training``) as a ``DistillDataset``.
-
-    Items only a person labeled carry the one-hot of that label as their soft
-    target. Images are read from the workspace's thumbnails and resized to
-    ``size`` (the student's input size or larger). Returns the data set and the
-    scenario version it came from.
-    """
-    import cv2
-
-    from vigil.scenarios.training import training_items
-
-    items = training_items(catalog, scenario, version)
-    if not items:
-        raise InvalidInputError(
-            f"scenario {scenario!r} has no labeled items; auto-label it "
-            "(vigil scenario label) or answer its review queue first"
-        )
-    names = items[0].class_names
-    images, probs, humans, ids = [], [], [], []
-    for item in items:
-        path = home / item.image_path
-        try:
-            image = read_image(path)
-        except (CorruptMediaError, ImageTooLargeError):
-            continue  # thumbnail removed or damaged since labeling: it cannot be trained on
-        images.append(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA))
-        human = names.index(item.human_label) if item.human_label is not None else -1
-        if item.probabilities is not None:
-            probs.append(np.asarray(item.probabilities, dtype=np.float32))
-        else:
-            probs.append(np.eye(len(names), dtype=np.float32)[human])
-        humans.append(human)
-        ids.append(f"{item.kind}:{item.id}")
-    if not images:
-        raise InvalidInputError(
-            f"none of the {len(items)} labeled items of {scenario!r} has a readable thumbnail "
-            f"under {home}"
-        )
-    dataset = DistillDataset(
-        images=np.stack(images),
-        teacher_probs=np.stack(probs),
-        human_labels=np.asarray(humans, dtype=np.int64),
-        class_names=tuple(names),
-        item_ids=tuple(ids),
-    )
-    return dataset, items[0].version
-
-
 def options_from_settings(settings: DistillSettings, *, progress: bool = True) -> DistillOptions:
     """The workspace's ``distill`` settings as pipeline options."""
     return DistillOptions(
@@ -508,13 +536,28 @@ def distill_workspace(
     *,
     progress: bool = True,
     measure_teacher: bool = False,
+    auto_promote: bool | None = None,
+    margin: float | None = None,
 ) -> DistillOutcome:
     """``vigil distill SCENARIO``: load the scenario's labeled items and run ``distill``.
 
     With ``measure_teacher`` the context's embedder is timed at batch 1 on a few
     of the items so the report has the teacher's latency beside the students'.
+    ``auto_promote`` / ``margin`` left None come from the scenario's ``promotion``.
     """
+    from vigil.scenarios.store import get_scenario
+
     options = options_from_settings(context.settings.distill, progress=progress)
+    promotion = get_scenario(context.catalog, scenario, version).spec.promotion
+    options = dataclasses.replace(
+        options,
+        auto_promote=(promotion.auto if promotion else False)
+        if auto_promote is None
+        else auto_promote,
+        promotion_margin=(promotion.margin if promotion else options.promotion_margin)
+        if margin is None
+        else margin,
+    )
     size = max(options.train.input_size, 32)
     dataset, found_version = load_scenario_dataset(
         context.catalog, context.home, scenario, version, size=size

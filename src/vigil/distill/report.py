@@ -31,7 +31,12 @@ class Latency:
 
 @dataclass(frozen=True)
 class ModelEval:
-    """One row of the side-by-side table."""
+    """One row of the side-by-side table.
+
+    Accuracy alone flatters a model that always answers the common class, so every
+    row also carries balanced accuracy (the mean of the per-class recalls) and
+    macro-F1, and the recall of each class (None for a class with no test item).
+    """
 
     name: str  # "teacher", "float", "pruned", "int8"
     accuracy: float  # vs the test split's reference labels
@@ -40,11 +45,65 @@ class ModelEval:
     size_mb: float | None
     latency: Latency | None
     confusion: list[list[int]]  # rows = reference class, columns = predicted
+    balanced_accuracy: float = float("nan")  # mean recall over the classes present in the test
+    recall: tuple[float | None, ...] = ()  # per class, in class order
 
     def row(self) -> dict[str, Any]:
         values = asdict(self)
         values.pop("confusion")
+        values["recall"] = list(self.recall)
         return values
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Always answering the training split's most common class: the floor a model must beat.
+
+    Its balanced accuracy is exactly 1 / (classes present in the test split) whatever
+    the class balance, which is why the gate compares balanced accuracies.
+    """
+
+    class_name: str
+    accuracy: float
+    balanced_accuracy: float
+    macro_f1: float
+
+    def row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _recalls(confusion: np.ndarray) -> tuple[float | None, ...]:
+    totals = confusion.sum(axis=1)
+    return tuple(
+        None if total == 0 else float(confusion[i, i] / total) for i, total in enumerate(totals)
+    )
+
+
+def _balanced(recall: tuple[float | None, ...]) -> float:
+    present = [value for value in recall if value is not None]
+    return float(np.mean(present)) if present else float("nan")
+
+
+def majority_baseline(
+    train_targets: np.ndarray, reference: np.ndarray, class_names: tuple[str, ...]
+) -> Baseline:
+    """The majority-class predictor's scores on ``reference`` (majority taken from training)."""
+    from sklearn.metrics import f1_score
+
+    n = len(class_names)
+    majority = int(np.bincount(train_targets, minlength=n).argmax())
+    predicted = np.full(len(reference), majority)
+    present = sorted(set(reference.tolist()))
+    confusion = np.zeros((n, n), dtype=np.int64)
+    np.add.at(confusion, (reference, predicted), 1)
+    return Baseline(
+        class_name=class_names[majority],
+        accuracy=float((predicted == reference).mean()) if len(reference) else float("nan"),
+        balanced_accuracy=_balanced(_recalls(confusion)),
+        macro_f1=float(
+            f1_score(reference, predicted, labels=present, average="macro", zero_division=0)
+        ),
+    )
 
 
 def measure_latency(
@@ -108,6 +167,8 @@ def score(
 
     predicted = probs.argmax(axis=1)
     labels = list(range(n_classes))
+    confusion = confusion_matrix(reference, predicted, labels=labels)
+    recall = _recalls(confusion)
     return ModelEval(
         name=name,
         accuracy=float((predicted == reference).mean()),
@@ -117,7 +178,9 @@ def score(
         agreement=float((predicted == teacher_top).mean()),
         size_mb=size_mb,
         latency=latency,
-        confusion=confusion_matrix(reference, predicted, labels=labels).tolist(),
+        confusion=confusion.tolist(),
+        balanced_accuracy=_balanced(recall),
+        recall=recall,
     )
 
 
@@ -125,20 +188,44 @@ def _fmt(value: float | None, pattern: str) -> str:
     return "n/a" if value is None else format(value, pattern)
 
 
-def markdown_table(evals: list[ModelEval]) -> str:
+def markdown_table(
+    evals: list[ModelEval],
+    baseline: Baseline | None = None,
+    verdicts: dict[str, str] | None = None,
+) -> str:
+    """The side-by-side table; ``baseline`` adds the majority-class row, ``verdicts`` a column."""
+    verdicts = verdicts or {}
     lines = [
-        "| model | accuracy | macro-F1 | agreement w/ teacher | size MB "
-        "| p50 ms | p95 ms | img/s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | accuracy | balanced acc. | macro-F1 | agreement w/ teacher | size MB "
+        "| p50 ms | p95 ms | img/s | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    if baseline is not None:
+        lines.append(
+            f"| majority class ('{baseline.class_name}') | {baseline.accuracy:.4f} | "
+            f"{baseline.balanced_accuracy:.4f} | {baseline.macro_f1:.4f} | | | | | | floor |"
+        )
     for e in evals:
         lat = e.latency
         lines.append(
-            f"| {e.name} | {e.accuracy:.4f} | {e.macro_f1:.4f} | {e.agreement:.4f} | "
+            f"| {e.name} | {e.accuracy:.4f} | {e.balanced_accuracy:.4f} | {e.macro_f1:.4f} | "
+            f"{e.agreement:.4f} | "
             f"{_fmt(e.size_mb, '.3f')} | {_fmt(lat.p50_ms if lat else None, '.2f')} | "
             f"{_fmt(lat.p95_ms if lat else None, '.2f')} | "
-            f"{_fmt(lat.throughput_ips if lat else None, '.0f')} |"
+            f"{_fmt(lat.throughput_ips if lat else None, '.0f')} | {verdicts.get(e.name, '')} |"
         )
+    return "\n".join(lines)
+
+
+def recall_table(evals: list[ModelEval], class_names: tuple[str, ...]) -> str:
+    """Recall of every class per model (n/a: the class has no test item)."""
+    lines = [
+        "| model | " + " | ".join(class_names) + " |",
+        "|---|" + "---|" * len(class_names),
+    ]
+    for e in evals:
+        cells = [_fmt(value, ".3f") for value in e.recall]
+        lines.append(f"| {e.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -193,19 +280,31 @@ def write_report(
     class_names: tuple[str, ...],
     title: str,
     context: dict[str, Any],
+    baseline: Baseline | None = None,
+    verdicts: dict[str, str] | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, Path]:
-    """report.md, report.json and the PNG plots under ``folder`` (each written then renamed)."""
+    """report.md, report.json and the PNG plots under ``folder`` (each written then renamed).
+
+    ``verdicts`` (model name -> "ready" or "rejected: why") and ``warnings`` are shown
+    at the top, so a rejected model or an unreliable test split cannot be missed.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     plots = _plots(folder, evals, class_names)
     data = {
         "title": title,
         "context": context,
         "class_names": list(class_names),
+        "baseline": baseline.row() if baseline else None,
+        "verdicts": verdicts or {},
+        "warnings": warnings or [],
         "models": [asdict(e) for e in evals],
     }
     lines = [f"# {title}", ""]
+    lines += [f"**WARNING:** {warning}" for warning in warnings or []]
     lines += [f"- {key}: {value}" for key, value in context.items()]
-    lines += ["", markdown_table(evals), ""]
+    lines += ["", markdown_table(evals, baseline, verdicts), ""]
+    lines += ["Recall per class:", "", recall_table(evals, class_names), ""]
     lines += [f"![{name}]({name})" for name in plots]
     paths = {}
     for name, text in (
@@ -222,11 +321,14 @@ def write_report(
 
 
 __all__ = [
+    "Baseline",
     "Latency",
     "ModelEval",
+    "majority_baseline",
     "markdown_table",
     "measure_latency",
     "onnx_latency",
+    "recall_table",
     "score",
     "write_report",
 ]

@@ -37,6 +37,8 @@ from vigil.scenarios.store import (
 from vigil.scenarios.types import ReviewItem
 
 DISAGREEMENT_BONUS = 1.0  # puts every disagreement ahead of every agreement (priority <= 1 else)
+WANTED_FIRST = 10.0  # with ``wanted``: items the model labels that class come before all others
+WANTED_WEIGHT = 3.0  # then by that class's probability, ahead of the usual priority (<= 2)
 
 
 def priorities(
@@ -58,15 +60,23 @@ def review_queue(
     limit: int = 20,
     classifier: ScenarioClassifier | None = None,
     home: Path | None = None,
+    wanted: str | None = None,
 ) -> list[ReviewItem]:
     """The ``limit`` unanswered target items a person should look at first.
 
     Both committee members see what auto-label sees: the detector's class is
     weighed into each (object scenarios), and ``home`` gives the probe its
-    backbone features.
+    backbone features. ``wanted`` (a class name) puts the items the model thinks
+    are that class first, then the likeliest ones: what ``vigil distill`` asks for
+    when a class has too few examples (``vigil scenario review NAME --class X``).
     """
     if limit < 1:
         raise InvalidInputError(f"limit must be >= 1, got {limit}")
+    if wanted is not None and wanted not in record.spec.class_names:
+        raise InvalidInputError(
+            f"scenario {record.name!r} has no class {wanted!r}; its classes are "
+            f"{list(record.spec.class_names)}"
+        )
     if record.spec.kind == "anomaly":
         raise InvalidInputError(
             f"scenario {record.name!r} is an anomaly scenario; its queue comes from "
@@ -101,6 +111,11 @@ def review_queue(
         )
         priority, margin, entropy, disagree = priorities(probs, zero_shot)
         winners, zs_winners = probs.argmax(axis=1), zero_shot.argmax(axis=1)
+        if wanted is not None:
+            column = names.index(wanted)
+            priority = (
+                priority + WANTED_FIRST * (winners == column) + WANTED_WEIGHT * probs[:, column]
+            )
         for row in np.argsort(-priority)[:limit]:
             entry = (
                 float(priority[row]),

@@ -230,6 +230,25 @@ class TargetSpec(BaseModel):
         return data
 
 
+class PromotionSpec(BaseModel):
+    """When ``vigil distill`` may replace the scenario's champion model by itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto: bool = Field(
+        False,
+        description="Promote a new ready model automatically when it beats the champion on "
+        "the frozen evaluation set (else it stays a challenger until 'vigil model promote').",
+    )
+    margin: float = Field(
+        0.02,
+        ge=0.0,
+        le=1.0,
+        description="Balanced-accuracy gain over the champion needed for automatic promotion "
+        "(and no class's recall may drop by more than 0.02).",
+    )
+
+
 class ScenarioSpec(BaseModel):
     """A whole scenario as a person writes it (one version of it once stored)."""
 
@@ -261,6 +280,9 @@ class ScenarioSpec(BaseModel):
     alert_classes: list[str] = Field(
         default_factory=list, description="Classes that raise alerts; empty means none."
     )
+    promotion: PromotionSpec | None = Field(
+        None, description="Automatic promotion of distilled models (default: by hand)."
+    )
 
     @field_validator("classes", mode="before")
     @classmethod
@@ -291,6 +313,8 @@ class ScenarioSpec(BaseModel):
     def _drop_anomaly_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # A classes scenario serialises exactly as before anomaly scenarios existed.
         data: dict[str, Any] = handler(self)
+        if self.promotion is None:  # specs without it serialise as before it existed
+            data.pop("promotion", None)
         if self.kind == "classes":
             for key in ("kind", "normal_examples", "defect_examples"):
                 data.pop(key, None)

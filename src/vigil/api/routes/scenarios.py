@@ -145,9 +145,17 @@ def review_queue(
     svc: ServicesDep,
     _: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    wanted: Annotated[
+        str | None,
+        Query(
+            alias="class",
+            max_length=200,
+            description="Items the model thinks are this class first.",
+        ),
+    ] = None,
 ) -> ReviewOut:
     record = svc.workspace.get_scenario(name)
-    items = svc.workspace.review_queue(name, limit=limit)
+    items = svc.workspace.review_queue(name, limit=limit, wanted=wanted)
     return ReviewOut(
         scenario=record.name,
         version=record.version,
