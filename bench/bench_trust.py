@@ -1,17 +1,26 @@
 """Search you can trust, measured before and after on the judged query set.
 
-    .venv/bin/python bench/bench_trust.py --split heldout [--json out.json]
+    .venv/bin/python bench/bench_trust.py --split heldout [--set 2] [--json out.json]
 
 The archive and the judgements are ``bench/data/judged_queries.yaml`` (written
-before any run; see its header). "before" is the plain cosine search
-(``search_by_text``: it always answers); "after" is ``trusted_search``
-(calibrated confidence, abstention, predicates on stored objects and attributes).
+before any run; see its header; v2 entries carry ``set: 2``). Three columns:
+"cosine" is the plain cosine search (``search_by_text`` / a plain vector search: it
+always answers); "3eca8cb" is ``trusted_search`` as main had it at 3eca8cb, read from
+the run recorded in ``bench/results/trust_3eca8cb.json`` (same bench, same archive);
+"now" is ``trusted_search`` / ``trusted_search_by_vector`` of this checkout
+(calibrated confidence, abstention, detector evidence, concept expansion, predicates
+on stored objects and attributes).
 
-Figures:
-* absent queries answered "no confident match" (goal >= 80 %);
-* present queries answered confidently (the other side of abstention);
+Figures, per split (dev: what parameters were chosen on; heldout, and its v1 and v2
+parts: never tuned on):
+* absent text queries answered "no confident match" (goal >= 80 %);
+* present text queries answered confidently (the other side of abstention), and how
+  many of those confident answers have the right top hit;
 * P@5 on present queries (present, paraphrase, count, negation; goal >= 90 % of before);
-* attribute / count / negation pairs ranked the right way (strictly; goal >= 80 %).
+* paraphrase recall@1 (a plain description instead of the class name);
+* attribute / count / negation pairs ranked the right way (strictly; goal >= 80 %);
+* the same abstention figures for image queries (a query photo that is not in the
+  archive against the archive).
 Report the split and the machine with every figure.
 """
 
