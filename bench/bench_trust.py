@@ -1,17 +1,26 @@
 """Search you can trust, measured before and after on the judged query set.
 
-    .venv/bin/python bench/bench_trust.py --split heldout [--json out.json]
+    .venv/bin/python bench/bench_trust.py --split heldout [--set 2] [--json out.json]
 
 The archive and the judgements are ``bench/data/judged_queries.yaml`` (written
-before any run; see its header). "before" is the plain cosine search
-(``search_by_text``: it always answers); "after" is ``trusted_search``
-(calibrated confidence, abstention, predicates on stored objects and attributes).
+before any run; see its header; v2 entries carry ``set: 2``). Three columns:
+"cosine" is the plain cosine search (``search_by_text`` / a plain vector search: it
+always answers); "3eca8cb" is ``trusted_search`` as main had it at 3eca8cb, read from
+the run recorded in ``bench/results/trust_3eca8cb.json`` (same bench, same archive);
+"now" is ``trusted_search`` / ``trusted_search_by_vector`` of this checkout
+(calibrated confidence, abstention, detector evidence, concept expansion, predicates
+on stored objects and attributes).
 
-Figures:
-* absent queries answered "no confident match" (goal >= 80 %);
-* present queries answered confidently (the other side of abstention);
+Figures, per split (dev: what parameters were chosen on; heldout, and its v1 and v2
+parts: never tuned on):
+* absent text queries answered "no confident match" (goal >= 80 %);
+* present text queries answered confidently (the other side of abstention), and how
+  many of those confident answers have the right top hit;
 * P@5 on present queries (present, paraphrase, count, negation; goal >= 90 % of before);
-* attribute / count / negation pairs ranked the right way (strictly; goal >= 80 %).
+* paraphrase recall@1 (a plain description instead of the class name);
+* attribute / count / negation pairs ranked the right way (strictly; goal >= 80 %);
+* the same abstention figures for image queries (a query photo that is not in the
+  archive against the archive).
 Report the split and the machine with every figure.
 """
 
@@ -30,14 +39,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from trust_archive import ROOT, item_key, load_judged, open_archive
+from trust_archive import ROOT, item_key, load_judged, open_archive, query_image
 from vigil.search.text import search_by_text
-from vigil.search.trust import score_query_on, trusted_search
+from vigil.search.trust import score_query_on, trusted_search, trusted_search_by_vector
 from vigil.structure.attributes import backfill_attributes
 from vigil.workspace import Workspace
 
 PRESENT_KINDS = ("present", "paraphrase", "count", "negation")
 JUDGED_OBJECTS = ROOT / "bench" / "data" / "vtest_objects.yaml"
+# The same bench run on main at 3eca8cb (before this session's changes), all splits.
+BASELINE = ROOT / "bench" / "results" / "trust_3eca8cb.json"
 
 
 def item_ids(workspace: Workspace, cache: Path) -> dict[str, int]:
@@ -90,7 +101,16 @@ def object_accuracy(workspace: Workspace) -> dict[str, Any]:
     }
 
 
-def run(split: str, cache: Path) -> dict[str, Any]:
+def select(entries: list[dict[str, Any]], split: str, version: str) -> list[dict[str, Any]]:
+    """Entries of the split ("dev", "heldout", "all") and judged-set version ("1", "2", "all")."""
+    return [
+        entry
+        for entry in entries
+        if split in ("all", entry["split"]) and version in ("all", str(entry.get("set", 1)))
+    ]
+
+
+def run(split: str, cache: Path, version: str = "all") -> dict[str, Any]:
     judged = load_judged()
     started = time.perf_counter()
     workspace = open_archive(cache, judged)
@@ -107,9 +127,8 @@ def run(split: str, cache: Path) -> dict[str, Any]:
         return backfill_attributes(workspace.catalog, workspace.home, frame_ids)
 
     rows = []
-    for query in judged["queries"]:
-        if split != "all" and query["split"] != split:
-            continue
+    queries = judged["queries"] + judged.get("queries_v2", [])
+    for query in select(queries, split, version):
         raw = search_by_text(query["query"], limit=5, **common)  # type: ignore[arg-type]
         trusted = trusted_search(query["query"], limit=5, measure=measure, **common)  # type: ignore[arg-type]
         relevant = relevant_keys(query, judged, set(keys))
@@ -118,6 +137,8 @@ def run(split: str, cache: Path) -> dict[str, Any]:
         rows.append(
             {
                 "id": query["id"],
+                "set": query.get("set", 1),
+                "split": query["split"],
                 "kind": query["kind"],
                 "query": query["query"],
                 "before_top5": before,
@@ -133,9 +154,7 @@ def run(split: str, cache: Path) -> dict[str, Any]:
             }
         )
     pairs = []
-    for pair in judged["pairs"]:
-        if split != "all" and pair["split"] != split:
-            continue
+    for pair in select(judged["pairs"] + judged.get("pairs_v2", []), split, version):
         embedding_id = keys[item_key(pair["item"])]
         vector = workspace.vector_index.reconstruct([embedding_id])[0]
         raw_scores = workspace.embedder.embed_texts([pair["better"], pair["worse"]]) @ vector
@@ -146,6 +165,8 @@ def run(split: str, cache: Path) -> dict[str, Any]:
         pairs.append(
             {
                 "id": pair["id"],
+                "set": pair.get("set", 1),
+                "split": pair["split"],
                 "item": pair["item"],
                 "better": pair["better"],
                 "worse": pair["worse"],
@@ -155,23 +176,86 @@ def run(split: str, cache: Path) -> dict[str, Any]:
                 "after_right": bool(after_scores[0] > after_scores[1] + 1e-4),
             }
         )
+    images = []
+    for query in select(judged.get("image_queries", []), split, version):
+        vector = workspace.embedder.embed_images([query_image(query["source"], cache)])[0]
+        ids, _ = workspace.vector_index.search(vector, 5)[0]  # plain image search: always answers
+        trusted = trusted_search_by_vector(vector, query["source"], limit=5, **common)  # type: ignore[arg-type]
+        relevant = {item_key(k) for k in query.get("relevant", [])}
+        before = [names.get(int(i), "?") for i in ids]
+        after = [names.get(h.hit.embedding_id, "?") for h in trusted.hits]
+        images.append(
+            {
+                "id": query["id"],
+                "set": query.get("set", 1),
+                "split": query["split"],
+                "kind": query["kind"],
+                "query": query["source"],
+                "before_top5": before,
+                "after_top5": after,
+                "before_p5": sum(k in relevant for k in before) / 5 if relevant else None,
+                "after_p5": sum(k in relevant for k in after) / 5 if relevant else None,
+                "before_top1_right": bool(before) and before[0] in relevant,
+                "after_top1_right": bool(after) and after[0] in relevant,
+                "after_confident": trusted.confident,
+                "after_top_confidence": trusted.hits[0].confidence if trusted.hits else None,
+            }
+        )
     objects = object_accuracy(workspace)
     workspace.close()
+    groups = {"all selected": (rows, pairs, images)}
+    for name, keep in (
+        ("dev", lambda e: e["split"] == "dev"),
+        ("heldout", lambda e: e["split"] == "heldout"),
+        ("heldout v1", lambda e: e["split"] == "heldout" and e["set"] == 1),
+        ("heldout v2", lambda e: e["split"] == "heldout" and e["set"] == 2),
+    ):
+        chosen = ([r for r in rows if keep(r)], [p for p in pairs if keep(p)])
+        if chosen[0] or chosen[1]:
+            groups[name] = (*chosen, [i for i in images if keep(i)])
+    summaries = {name: summarise(*parts) for name, parts in groups.items()}
+    extra = {
+        "object_zero_shot_accuracy": objects["zero_shot"],
+        "object_detector_accuracy": objects["detector"],
+        "judged_objects": objects["objects"],
+        "archive_build_s": round(build_s, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared, loaded)",
+        "split": split,
+        "set": version,
+    }
+    return {
+        "summary": summaries["all selected"] | extra,
+        "summaries": summaries,
+        "queries": rows,
+        "pairs": pairs,
+        "image_queries": images,
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(float(np.mean(values)), 3) if values else None
+
+
+def summarise(
+    rows: list[dict[str, Any]], pairs: list[dict[str, Any]], images: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The figures of one group of judged entries (before = plain cosine search)."""
     absent = [r for r in rows if r["kind"] == "absent"]
     present = [r for r in rows if r["kind"] in PRESENT_KINDS]
-
-    def mean(values: list[float]) -> float | None:
-        return round(float(np.mean(values)), 3) if values else None
-
-    summary = {
-        "split": split,
+    paraphrase = [r for r in rows if r["kind"] == "paraphrase"]
+    image_absent = [i for i in images if i["kind"] == "absent"]
+    image_present = [i for i in images if i["kind"] == "present"]
+    mean = _mean
+    return {
         "queries": len(rows),
         "absent_queries": len(absent),
         "present_queries": len(present),
+        "paraphrase_queries": len(paraphrase),
         "pairs": len(pairs),
-        "absent_abstained_before": 0.0,  # plain search always answers
+        "image_queries": len(images),
+        "absent_abstained_before": 0.0 if absent else None,  # plain search always answers
         "absent_abstained_after": mean([float(not r["after_confident"]) for r in absent]),
-        "present_confident_before": 1.0,
+        "present_confident_before": 1.0 if present else None,
         "present_confident_after": mean([float(r["after_confident"]) for r in present]),
         "answers_right_before": mean([float(r["before_top1_right"]) for r in present]),
         "answers_right_after": mean(
@@ -179,29 +263,60 @@ def run(split: str, cache: Path) -> dict[str, Any]:
         ),
         "p5_before": mean([r["before_p5"] for r in present]),
         "p5_after": mean([r["after_p5"] for r in present]),
+        "paraphrase_r1_before": mean([float(r["before_top1_right"]) for r in paraphrase]),
+        "paraphrase_r1_after": mean([float(r["after_top1_right"]) for r in paraphrase]),
         "pairs_right_before": mean([float(p["before_right"]) for p in pairs]),
         "pairs_right_after": mean([float(p["after_right"]) for p in pairs]),
-        "object_zero_shot_accuracy": objects["zero_shot"],
-        "object_detector_accuracy": objects["detector"],
-        "judged_objects": objects["objects"],
-        "archive_build_s": round(build_s, 1),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared, loaded)",
+        "image_absent_abstained_before": 0.0 if image_absent else None,
+        "image_absent_abstained_after": mean(
+            [float(not i["after_confident"]) for i in image_absent]
+        ),
+        "image_present_confident_before": 1.0 if image_present else None,
+        "image_present_confident_after": mean([float(i["after_confident"]) for i in image_present]),
+        "image_answers_right_before": mean([float(i["before_top1_right"]) for i in image_present]),
+        "image_answers_right_after": mean(
+            [float(i["after_top1_right"]) for i in image_present if i["after_confident"]]
+        ),
+        "image_p5_before": mean([i["before_p5"] for i in image_present]),
+        "image_p5_after": mean([i["after_p5"] for i in image_present]),
     }
-    return {"summary": summary, "queries": rows, "pairs": pairs}
+
+
+FIGURES = (
+    ("absent text queries: no confident match", "absent_abstained"),
+    ("present text queries answered confidently", "present_confident"),
+    ("confident answers whose top hit is right", "answers_right"),
+    ("P@5 on present text queries", "p5"),
+    ("paraphrase recall@1", "paraphrase_r1"),
+    ("pairs ranked the right way", "pairs_right"),
+    ("absent image queries: no confident match", "image_absent_abstained"),
+    ("present image queries answered confidently", "image_present_confident"),
+    ("confident image answers, top hit right", "image_answers_right"),
+    ("P@5 on present image queries", "image_p5"),
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("dev", "heldout", "all"), default="heldout")
+    parser.add_argument(
+        "--set", choices=("1", "2", "all"), default="all", help="Judged-set version(s)."
+    )
     parser.add_argument("--cache", type=Path, default=Path(".cache/trust"))
     parser.add_argument("--json", type=Path, help="Write the full report here.")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=BASELINE,
+        help="A recorded report whose 'after' column is printed as the baseline column.",
+    )
     parser.add_argument("--verbose", action="store_true", help="Print every query and pair.")
     args = parser.parse_args()
-    report = run(args.split, args.cache)
+    report = run(args.split, args.cache, args.set)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     if args.verbose:
-        for row in report["queries"]:
+        for row in report["queries"] + report["image_queries"]:
             print(
                 f"{row['id']:4} {row['kind']:10} conf={row['after_confident']!s:5} "
                 f"top={row['after_top_confidence']} p5 {row['before_p5']}->{row['after_p5']}  "
@@ -212,19 +327,28 @@ def main() -> None:
                 f"{pair['id']:4} {pair['item']:24} {pair['better']!r} vs {pair['worse']!r}: "
                 f"before {pair['before']} after {pair['after']}"
             )
+    recorded: dict[str, Any] = {}
+    if args.baseline and args.baseline.exists():
+        recorded = json.loads(args.baseline.read_text(encoding="utf-8")).get("summaries", {})
+    for group, summary in report["summaries"].items():
+        if group == "all selected" and len(report["summaries"]) > 2:
+            continue
+        base = recorded.get(group, {})
+        print(
+            f"\n{group}: {summary['queries']} text queries, {summary['pairs']} pairs, "
+            f"{summary['image_queries']} image queries"
+        )
+        print(f"{'figure':44} {'cosine':>7} {'3eca8cb':>8} {'now':>7}")
+        for label, key in FIGURES:
+            if summary[key + "_after"] is None and summary[key + "_before"] is None:
+                continue
+            print(
+                f"{label:44} {summary[key + '_before']!s:>7} "
+                f"{base.get(key + '_after', '-')!s:>8} {summary[key + '_after']!s:>7}"
+            )
     summary = report["summary"]
-    print(f"split {summary['split']}: {summary['queries']} queries, {summary['pairs']} pairs")
-    print(f"{'figure':42} {'before':>8} {'after':>8}")
-    for label, key in (
-        ("absent queries: no confident match", "absent_abstained"),
-        ("present queries answered confidently", "present_confident"),
-        ("confident answers whose top hit is right", "answers_right"),
-        ("P@5 on present queries", "p5"),
-        ("pairs ranked the right way", "pairs_right"),
-    ):
-        print(f"{label:42} {summary[key + '_before']!s:>8} {summary[key + '_after']!s:>8}")
     print(
-        f"vtest objects ({summary['judged_objects']} judged): zero-shot accuracy "
+        f"\nvtest objects ({summary['judged_objects']} judged): zero-shot accuracy "
         f"{summary['object_zero_shot_accuracy']}, "
         f"detector class {summary['object_detector_accuracy']}"
     )

@@ -7,8 +7,11 @@ Data (never the judged set's held-out queries, never Fashion-MNIST's test split)
   prompts are relevant to their own class's images; twenty prompts for things
   the set does not hold ("a dog", "a car", ...) are relevant to none;
 * the judged archive (bench/data/judged_queries.yaml) with its DEV queries only
-  (present, paraphrase and absent kinds), judged as in the file.
-Image queries are fitted on Fashion-MNIST TRAIN alone (each image queries the others).
+  (present, paraphrase and absent kinds of v1 and v2), judged as in the file, each
+  example weighted ``--dev-weight`` times a Fashion-MNIST one (the archive is what
+  cameras and photos look like; Fashion-MNIST is not).
+Image queries: Fashion-MNIST TRAIN (each image queries the others) plus the judged
+set's DEV image queries (a query photo against the archive), weighted the same way.
 """
 
 from __future__ import annotations
@@ -16,15 +19,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_trust import item_ids, relevant_keys
-from trust_archive import load_judged, open_archive
+from trust_archive import item_key, load_judged, open_archive, query_image
 from vigil.evaluation.datasets import load_fashion_mnist
 from vigil.search.calibration import (
+    archive_image_examples,
     fit,
     image_examples,
     text_examples,
@@ -43,9 +48,13 @@ ABSENT_FROM_FASHION = (
 )  # fmt: skip
 
 
+DEV_WEIGHT = 3.0  # chosen on the dev split (bench_trust --split dev) among 1, 3 and 6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", type=int, default=20)
+    parser.add_argument("--dev-weight", type=float, default=DEV_WEIGHT)
     parser.add_argument("--cache", type=Path, default=Path(".cache/trust"))
     args = parser.parse_args()
 
@@ -71,7 +80,7 @@ def main() -> None:
     order = sorted(keys)
     archive_vectors = workspace.vector_index.reconstruct([keys[k] for k in order])
     dev_queries, dev_relevant = [], []
-    for query in judged["queries"]:
+    for query in judged["queries"] + judged.get("queries_v2", []):
         if query["split"] != "dev" or query["kind"] not in ("present", "paraphrase", "absent"):
             continue
         semantic = parse_query(query["query"]).semantic
@@ -80,8 +89,8 @@ def main() -> None:
         wanted = relevant_keys(query, judged, set(keys))
         dev_queries.append(semantic)
         dev_relevant.append([order.index(k) for k in wanted])
-    examples = examples + text_examples(embedder, archive_vectors, dev_queries, dev_relevant)
-    weights, bias = fit(examples)
+    dev = text_examples(embedder, archive_vectors, dev_queries, dev_relevant)
+    weights, bias = fit(examples, dev, dev_weight=args.dev_weight)
     write_calibration(
         embedder,
         "text",
@@ -89,23 +98,41 @@ def main() -> None:
         bias,
         f"Fashion-MNIST train ({args.per_class}/class, seed 1; 10 class and "
         f"{len(ABSENT_FROM_FASHION)} absent prompts) + judged-set dev queries "
-        f"({len(dev_queries)})",
-        int(examples.labels.size),
+        f"({len(dev_queries)}, weight {args.dev_weight:g})",
+        int(examples.labels.size + dev.labels.size),
     )
-    print("text", weights, bias, int(examples.labels.sum()), int(examples.labels.size))
+    print("text", weights, bias)
 
     image = image_examples(embedder, vectors, labels)
-    weights, bias = fit(image)
+    image_dev = archive_image_examples(
+        embedder, archive_vectors, *dev_image_queries(judged, order, args.cache)
+    )
+    weights, bias = fit(image, image_dev, dev_weight=args.dev_weight)
     write_calibration(
         embedder,
         "image",
         weights,
         bias,
-        f"Fashion-MNIST train ({args.per_class}/class, seed 1), image->image",
-        int(image.labels.size),
+        f"Fashion-MNIST train ({args.per_class}/class, seed 1), image->image + judged-set "
+        f"dev image queries ({image_dev.labels.size // 3}, weight {args.dev_weight:g})",
+        int(image.labels.size + image_dev.labels.size),
     )
     print("image", weights, bias)
     workspace.close()
+
+
+def dev_image_queries(
+    judged: dict[str, Any], order: list[str], cache: Path
+) -> tuple[list[np.ndarray], list[list[int]]]:
+    """The DEV image queries' pixels and the archive positions (in ``order``) relevant to each."""
+    images, relevant = [], []
+    for query in judged.get("image_queries", []):
+        if query["split"] != "dev":
+            continue
+        images.append(query_image(query["source"], cache))
+        wanted = {item_key(k) for k in query.get("relevant", [])}
+        relevant.append([order.index(k) for k in wanted])
+    return images, relevant
 
 
 if __name__ == "__main__":

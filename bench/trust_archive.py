@@ -132,3 +132,42 @@ def open_archive(cache: Path, judged: dict[str, Any]) -> Workspace:
             workspace.add_source(str(folder), name=part)
     workspace.index(objects=True)
     return workspace
+
+
+def query_image(source: str, cache: Path) -> np.ndarray:
+    """RGB uint8 pixels of an image query of the judged set (``image_queries[].source``).
+
+    ``opencv:<file>``, ``skimage:<function>``, ``vtest:<frame>`` or
+    ``fashion:<class>:<k>`` (the k-th test image of that class), as the file's header says.
+    """
+    kind, _, rest = source.partition(":")
+    if kind == "opencv":
+        image = cv2.imread(str(opencv_doc_dir(cache) / rest), cv2.IMREAD_COLOR)
+        if image is None:
+            raise FileNotFoundError(rest)
+        return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    if kind == "skimage":
+        import skimage.data
+
+        pixels = getattr(skimage.data, rest)()
+        pixels = np.asarray(pixels[0] if isinstance(pixels, tuple) else pixels)
+    elif kind == "vtest":
+        capture = cv2.VideoCapture(str(VTEST))
+        capture.set(cv2.CAP_PROP_POS_FRAMES, int(rest))
+        ok, frame = capture.read()
+        capture.release()
+        if not ok:
+            raise RuntimeError(f"cannot read frame {rest} from {VTEST}")
+        return np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    elif kind == "fashion":
+        name, _, k = rest.partition(":")
+        images, labels = _fashion_test()
+        position = np.flatnonzero(labels == FASHION_NAMES.index(name))[int(k)]
+        pixels = cv2.resize(images[position], (112, 112), interpolation=cv2.INTER_CUBIC)
+    else:
+        raise ValueError(f"unknown image query source {source!r}")
+    if pixels.dtype != np.uint8:
+        pixels = (np.clip(pixels.astype(np.float64), 0, 1) * 255).astype(np.uint8)
+    if pixels.ndim == 2:
+        pixels = np.stack([pixels] * 3, axis=-1)
+    return np.ascontiguousarray(pixels[..., :3])

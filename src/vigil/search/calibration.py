@@ -24,7 +24,7 @@ import numpy as np
 
 from vigil.embedders.base import Embedder, l2_normalize
 from vigil.errors import InvalidInputError
-from vigil.search.trust import FEATURES, concept_space, semantic_features
+from vigil.search.trust import FEATURES, concept_space, expand_query, semantic_features
 
 CALIBRATION_FILE = Path(__file__).parent / "data" / "calibration.json"
 TOP = 3  # hits per query that calibration examples are taken from
@@ -61,7 +61,8 @@ def text_examples(
     space = concept_space(embedder)
     vectors = l2_normalize(np.asarray(item_vectors, np.float32))
     rows, labels = [], []
-    for query_vector, wanted in zip(embedder.embed_texts(list(queries)), relevant, strict=True):
+    for raw, wanted in zip(embedder.embed_texts(list(queries)), relevant, strict=True):
+        query_vector = expand_query(raw, space)  # as search embeds a query
         archive = vectors @ query_vector
         best = np.argsort(-archive, kind="stable")[:top]
         rows.append(semantic_features(query_vector, vectors[best], space, archive))
@@ -85,14 +86,45 @@ def image_examples(
     return Examples(np.concatenate(rows), np.concatenate(relevance))
 
 
-def fit(examples: Examples) -> tuple[list[float], float]:
-    """Plain logistic regression over top-hit pairs: P(a returned hit is relevant)."""
+def archive_image_examples(
+    embedder: Embedder,
+    item_vectors: np.ndarray,
+    images: Sequence[np.ndarray],
+    relevant: Sequence[Sequence[int]],
+    top: int = TOP,
+) -> Examples:
+    """Query photos (not in the archive) against the archive's items: their ``top`` hits."""
+    if len(images) != len(relevant):
+        raise InvalidInputError(f"{len(images)} query images but {len(relevant)} relevance lists")
+    space = concept_space(embedder)
+    vectors = l2_normalize(np.asarray(item_vectors, np.float32))
+    rows, labels = [], []
+    for query_vector, wanted in zip(embedder.embed_images(list(images)), relevant, strict=True):
+        archive = vectors @ query_vector
+        best = np.argsort(-archive, kind="stable")[:top]
+        rows.append(semantic_features(query_vector, vectors[best], space, archive))
+        labels.append(np.isin(best, list(wanted)).astype(float))
+    return Examples(np.concatenate(rows), np.concatenate(labels))
+
+
+def fit(
+    examples: Examples, extra: Examples | None = None, dev_weight: float = 1.0
+) -> tuple[list[float], float]:
+    """Plain logistic regression over top-hit pairs: P(a returned hit is relevant).
+
+    ``extra`` examples (the judged archive's dev queries) count ``dev_weight`` times one
+    of ``examples``.
+    """
     from sklearn.linear_model import LogisticRegression
 
+    weights = np.ones(examples.labels.size)
+    if extra is not None:
+        weights = np.concatenate([weights, np.full(extra.labels.size, dev_weight)])
+        examples = examples + extra
     if examples.labels.min() == examples.labels.max():
         raise InvalidInputError("calibration needs both relevant and irrelevant pairs")
     model = LogisticRegression(C=100.0, max_iter=5000)  # weak penalty: features are 0..1
-    model.fit(examples.features, examples.labels)
+    model.fit(examples.features, examples.labels, sample_weight=weights)
     return [float(w) for w in model.coef_[0]], float(model.intercept_[0])
 
 
