@@ -87,7 +87,9 @@ def test_a_batch_equals_its_images_one_by_one(vtest_frames: list[np.ndarray]) ->
         ({"size": {"shortest_edge": 224, "longest_edge": 400}}, False),
     ],
 )
-def test_recipes_it_cannot_reproduce_are_refused(kwargs: dict[str, object], supported: bool) -> None:
+def test_recipes_it_cannot_reproduce_are_refused(
+    kwargs: dict[str, object], supported: bool
+) -> None:
     from transformers import CLIPImageProcessor
 
     recipe = ImageRecipe.from_processor(CLIPImageProcessor(**kwargs))
@@ -108,8 +110,10 @@ def test_embeddings_match_the_processor_path(
 ) -> None:
     """A random tiny CLIP/SigLIP: tensor path vs the processor path, cosine >= 0.999."""
     images = [*vtest_frames, *real_photos.values()]
-    tensor_path = ClipEmbedder(str(tiny_checkpoint), device="cpu", batch_size=3)
-    processor_path = ClipEmbedder(str(tiny_checkpoint), device="cpu", tensor_preprocess=False)
+    tensor_path = ClipEmbedder(
+        str(tiny_checkpoint), device="cpu", batch_size=3, tensor_preprocess=True
+    )
+    processor_path = ClipEmbedder(str(tiny_checkpoint), device="cpu")  # the CPU default
     assert tensor_path.recipe is not None and processor_path.recipe is None
     got, want = tensor_path.embed_images(images), processor_path.embed_images(images)
     assert got.shape == want.shape == (len(images), tensor_path.dim)
@@ -121,7 +125,7 @@ def test_a_small_image_goes_to_the_processor(tiny_clip_checkpoint: Path) -> None
     """12x40 resized to 32x106 fits a 32x32 crop; 40x12 does too; all sizes come back in order."""
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, size, dtype=np.uint8) for size in [(12, 40, 3), (40, 12, 3)]]
-    embedder = ClipEmbedder(str(tiny_clip_checkpoint), device="cpu")
+    embedder = ClipEmbedder(str(tiny_clip_checkpoint), device="cpu", tensor_preprocess=True)
     reference = ClipEmbedder(str(tiny_clip_checkpoint), device="cpu", tensor_preprocess=False)
     cosines = np.sum(embedder.embed_images(images) * reference.embed_images(images), axis=1)
     assert cosines.min() >= 0.999
