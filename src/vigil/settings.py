@@ -222,6 +222,15 @@ class ScaleSettings(BaseModel):
         le=16,
         description="Embedding tasks kept in flight per cluster CPU (bounds driver memory).",
     )
+    actor_pool: Literal["auto", "always"] = Field(
+        "auto",
+        description=(
+            "'auto': when the cluster has GPUs (and 'device' is not 'cpu'), one embedding "
+            "actor per GPU holds the model and CPU tasks decode for it; without GPUs each "
+            "shard is one CPU task that decodes and embeds. 'always': the actor pool on "
+            "CPU-only clusters too (one CPU actor per two CPUs)."
+        ),
+    )
 
 
 class RuntimeSettings(BaseModel):

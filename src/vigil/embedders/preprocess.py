@@ -286,7 +286,7 @@ class FrameStager:
         if previous is not None:
             previous.synchronize()  # never overwrite a buffer whose upload is still running
         if self._stream is None:
-            self._stream = torch.cuda.Stream(device=self.device)
+            self._stream = torch.cuda.Stream(device=self.device)  # type: ignore[no-untyped-call]
         current = torch.cuda.current_stream(self.device)
         with torch.cuda.stream(self._stream):
             on_device = torch.empty(host.shape, dtype=torch.uint8, device=self.device)
@@ -298,7 +298,7 @@ class FrameStager:
             self._copy_into(host.numpy()[first:last], images[first:last])
             with torch.cuda.stream(self._stream):
                 on_device[first:last].copy_(host[first:last], non_blocking=True)
-        done = torch.cuda.Event()
+        done = torch.cuda.Event()  # type: ignore[no-untyped-call]
         done.record(self._stream)
         self._copied[id(host)] = done
         current.wait_event(done)  # work queued after this on the model's stream sees the data
