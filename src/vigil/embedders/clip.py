@@ -156,11 +156,13 @@ class ClipEmbedder(Embedder):
         return _features(output)
 
     def _embed_all_images(self, images: list[np.ndarray]) -> np.ndarray:
-        """Batches of same-size frames preprocessed on the device, one batch staged ahead.
+        """Batches of same-size frames preprocessed on the device, pipelined.
 
-        The loop stages batch k+1 (pinned copy, upload on its own stream) while the
-        GPU still works on batch k, then collects k: the CPU copy, the upload and the
-        model overlap. Images whose size the recipe cannot take go to the processor.
+        While this thread queues batch k (preprocessing + model) and then waits for
+        batch k-1's vectors, the stager's thread copies batch k+1 into pinned memory
+        and uploads it on its own stream: the CPU copy, the upload and the GPU's work
+        overlap, and the GPU always has the next batch queued. Images whose size the
+        recipe cannot take go to the processor.
         """
         recipe = self.recipe
         if recipe is None:
@@ -181,12 +183,18 @@ class ClipEmbedder(Embedder):
             for group in groups.values()
             for start in range(0, len(group), self.batch_size)
         ]
+        stager = self._stager
         pending: tuple[list[int], Any] | None = None
-        for batch in batches:
-            staged = self._stager.stage([images[i] for i in batch])  # (B, H, W, 3) uint8
+        upcoming = stager.stage_async([images[i] for i in batches[0]]) if batches else None
+        for number, batch in enumerate(batches):
+            assert upcoming is not None
+            staged = upcoming.result()  # (B, H, W, 3) uint8 on the device, upload queued
+            if number + 1 < len(batches):  # copy k+1 while k is queued and run
+                upcoming = stager.stage_async([images[i] for i in batches[number + 1]])
+            features = self._forward(stager.use(staged), recipe)
             if pending is not None:
-                self._collect(out, *pending)
-            pending = (batch, self._forward(staged, recipe))
+                self._collect(out, *pending)  # k-1: the GPU already has k queued behind it
+            pending = (batch, features)
         if pending is not None:
             self._collect(out, *pending)
         if fallback:
@@ -194,7 +202,12 @@ class ClipEmbedder(Embedder):
         return l2_normalize(out)
 
     def _forward(self, staged: Any, recipe: ImageRecipe) -> Any:
-        """Queue preprocessing and the model on the device; returns features not yet copied."""
+        """Queue preprocessing and the model on the device; returns features not yet copied.
+
+        Preprocessing stays on the model's stream, queued by this thread: run on the
+        upload stream beside the previous batch's forward pass it measured slower
+        (ViT-B/32 on an H200: 7,886 vs 9,184 img/s at batch 128).
+        """
         import torch
 
         with torch.inference_mode():

@@ -34,6 +34,10 @@ from vigil.errors import InvalidInputError
 if TYPE_CHECKING:
     import torch
 
+#: A batch on its way to the device: the tensor, and the event that marks its upload done
+#: (None on a CPU, where nothing is uploaded).
+Staged = tuple["torch.Tensor", Any]
+
 # PIL's resample codes (PIL.Image.Resampling) that torch's antialiased kernels reproduce.
 _INTERPOLATION = {2: "bilinear", 3: "bicubic"}
 
@@ -243,7 +247,9 @@ class FrameStager:
     on several threads (numpy releases the GIL for plain copies), because one core
     copies about 5 GB/s and a batch of 512 PAL frames is 680 MB (on a 16-core H200 host,
     measured: 5 GB/s on one thread, 28-31 on 8, 33-43 on 16; the upload 54 GB/s).
-    Two buffers per shape alternate, so batch k+1 is staged while batch k is on the GPU.
+    Two buffers per shape alternate, and staging runs on its own thread
+    (``stage_async``), so batch k+1 is copied and uploaded while the caller's thread
+    queues batch k's model work and the GPU runs it.
     """
 
     SLICES = 4  # uploads per batch, each overlapping the copy of the next slice
@@ -251,11 +257,13 @@ class FrameStager:
     def __init__(self, device: str, threads: int | None = None) -> None:
         self.device = device
         self.pin = device.startswith("cuda")
-        self.threads = threads or min(16, os.cpu_count() or 1)
+        # One core is left to the thread that queues the model's work.
+        self.threads = threads or max(1, min(16, (os.cpu_count() or 1) - 1))
         self._buffers: dict[tuple[int, int, int], list[torch.Tensor]] = {}
         self._copied: dict[int, Any] = {}  # id(buffer) -> CUDA event: its last upload is done
         self._turn = 0
         self._stream: Any = None
+        self._stager: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool = (
             concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="vigil-stage")
             if self.threads > 1
@@ -263,13 +271,36 @@ class FrameStager:
         )
 
     def stage(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """Frames of one shape -> (N, H, W, 3) uint8 tensor on the device (copy may be pending)."""
+        """Frames of one shape -> (N, H, W, 3) uint8 tensor on the device, usable at once."""
+        return self.use(self.stage_async(images).result())
+
+    def stage_async(self, images: Sequence[np.ndarray]) -> concurrent.futures.Future[Staged]:
+        """Start staging on the stager's own thread, while the caller queues GPU work.
+
+        Call ``use`` on the result in the thread that runs the model.
+        """
+        if self._stager is None:
+            self._stager = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vigil-up")
+        return self._stager.submit(self._stage, list(images))
+
+    def use(self, staged: Staged) -> torch.Tensor:
+        """Make the model's stream wait for the upload (not the host: it goes on queueing)."""
+        import torch
+
+        tensor, uploaded = staged
+        if uploaded is not None:
+            current = torch.cuda.current_stream(self.device)
+            current.wait_event(uploaded)
+            tensor.record_stream(current)  # the allocator must not reuse it before the model ran
+        return tensor
+
+    def _stage(self, images: list[np.ndarray]) -> Staged:
         import torch
 
         height, width = images[0].shape[:2]
         if not self.pin:
             # On the CPU the stacked array is the model's input: no buffer to reuse.
-            return torch.from_numpy(np.stack(images))
+            return torch.from_numpy(np.stack(images)), None
         key = (len(images), height, width)
         buffers = self._buffers.get(key)
         if buffers is None:
@@ -287,23 +318,19 @@ class FrameStager:
             previous.synchronize()  # never overwrite a buffer whose upload is still running
         if self._stream is None:
             self._stream = torch.cuda.Stream(device=self.device)  # type: ignore[no-untyped-call]
-        current = torch.cuda.current_stream(self.device)
         with torch.cuda.stream(self._stream):
             on_device = torch.empty(host.shape, dtype=torch.uint8, device=self.device)
-        # Copy and upload in slices: slice i goes up (DMA, on the copy stream, beside the
-        # model's work on the batch before) while the threads copy slice i + 1.
-        step = max(1, -(-len(images) // self.SLICES))
-        for first in range(0, len(images), step):
-            last = min(first + step, len(images))
-            self._copy_into(host.numpy()[first:last], images[first:last])
-            with torch.cuda.stream(self._stream):
+            # Copy and upload in slices: slice i goes up (DMA, beside the model's work on
+            # the batch before) while the threads copy slice i + 1.
+            step = max(1, -(-len(images) // self.SLICES))
+            for first in range(0, len(images), step):
+                last = min(first + step, len(images))
+                self._copy_into(host.numpy()[first:last], images[first:last])
                 on_device[first:last].copy_(host[first:last], non_blocking=True)
-        done = torch.cuda.Event()  # type: ignore[no-untyped-call]
-        done.record(self._stream)
+            done = torch.cuda.Event()  # type: ignore[no-untyped-call]
+            done.record(self._stream)
         self._copied[id(host)] = done
-        current.wait_event(done)  # work queued after this on the model's stream sees the data
-        on_device.record_stream(current)
-        return on_device
+        return on_device, done
 
     def _copy_into(self, target: np.ndarray, images: Sequence[np.ndarray]) -> None:
         if self._pool is None or len(images) < 2:
@@ -319,9 +346,10 @@ class FrameStager:
         list(self._pool.map(copy, range(0, len(images), step)))
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+        for pool in (self._pool, self._stager):
+            if pool is not None:
+                pool.shutdown(wait=True)
         self._buffers.clear()
 
 
-__all__ = ["FrameStager", "ImageRecipe", "preprocess_on_device"]
+__all__ = ["FrameStager", "ImageRecipe", "Staged", "preprocess_on_device"]
