@@ -66,7 +66,8 @@ MODELS: dict[str, dict[str, Any]] = {
         "vision": {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
                    "num_attention_heads": 12, "patch_size": 16, "image_size": 224},
         "text": {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
-                 "num_attention_heads": 12, "vocab_size": 32000},
+                 "num_attention_heads": 12, "vocab_size": 32000, "pad_token_id": 1,
+                 "bos_token_id": 0, "eos_token_id": 1},
     },
     "l14": {
         "label": "CLIP ViT-L/14",
@@ -203,9 +204,9 @@ def bench_model(
         stager.close()
         rows.append(row)
         print(
-            f"  {row['model']:<20} batch {batch:>4}: bare {row['bare']:>9.0f}  "
-            f"prep {row['prep']:>8.0f}  vigil {row['vigil']:>8.0f} img/s  "
-            f"ratio {row['ratio']:.1%}  one call per batch {row['vigil_one_batch']:>8.0f}",
+            f"  {row['model']:<20} batch {batch:>4}: bare {_rate(row['bare']):>9}  "
+            f"prep {_rate(row['prep']):>8}  vigil {_rate(row['vigil']):>8} img/s  "
+            f"ratio {row['ratio']:.1%}  one call per batch {_rate(row['vigil_one_batch']):>8}",
             flush=True,
         )
     few = frames[: args.processor_frames]
@@ -259,6 +260,11 @@ def bench_decode(video: Path, processes: list[int], copies: int) -> list[dict[st
     return rows
 
 
+def _rate(value: float) -> str:
+    """Thousands separators on a GPU, one decimal at CPU rates."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
 def _processor_cell(row: dict[str, Any]) -> str:
     return f"{row['processor']:,.0f}" if "processor" in row else "(is the Vigil path on a CPU)"
 
@@ -278,8 +284,8 @@ def report(
     ]
     for row in model_rows:
         lines.append(
-            f"| {row['model']} | {row['batch']} | {row['bare']:,.0f} | {row['prep']:,.0f} | "
-            f"{row['vigil']:,.0f} | {row['ratio']:.0%} | {row['vigil_one_batch']:,.0f} | "
+            f"| {row['model']} | {row['batch']} | {_rate(row['bare'])} | {_rate(row['prep'])} | "
+            f"{_rate(row['vigil'])} | {row['ratio']:.0%} | {_rate(row['vigil_one_batch'])} | "
             f"{_processor_cell(row)} |"
         )
     if decode_rows:

@@ -137,6 +137,11 @@ class EmbedderSettings(BaseModel):
         description="Images per model call; unset: the backend's default for its device "
         "(clip: 16 on a CPU, 256 on CUDA).",
     )
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto",
+        description="Weights and activations of the clip backend: 'auto' is fp16 on CUDA and "
+        "fp32 on a CPU; vectors are float32 either way.",
+    )
 
 
 class IndexSettings(BaseModel):

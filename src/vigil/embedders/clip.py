@@ -374,7 +374,12 @@ def _create_clip(settings: EmbedderSettings) -> Embedder:
             "the clip embedder needs embedder.clip_model (VIGIL_EMBEDDER__CLIP_MODEL) "
             "set to a hub name or a local CLIP/SigLIP folder"
         )
-    return ClipEmbedder(settings.clip_model, device=settings.device, batch_size=settings.batch_size)
+    return ClipEmbedder(
+        settings.clip_model,
+        device=settings.device,
+        batch_size=settings.batch_size,
+        precision=settings.precision,
+    )
 
 
 __all__ = ["ClipEmbedder"]
