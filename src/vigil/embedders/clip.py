@@ -44,7 +44,7 @@ class ClipEmbedder(Embedder):
     On CUDA, images are preprocessed by ``vigil.embedders.preprocess`` on the device
     when the checkpoint's processor can be reproduced there (CLIP and SigLIP can),
     else by the processor itself. On a CPU the processor stays the default: PIL's
-    resize is faster there than torch's (41 vs 19-25 img/s on 768x576 frames, 2
+    resize is faster there than torch's (41-78 vs 19-27 img/s on 768x576 frames, 2
     loaded cores). ``tensor_preprocess`` True/False forces one or the other.
 
     >>> embedder = ClipEmbedder("/models/clip-vit-base-patch32")  # doctest: +SKIP
