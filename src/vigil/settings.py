@@ -11,8 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'.
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
 
 
 class ObjectSettings(BaseModel):
@@ -119,10 +122,26 @@ class EmbedderSettings(BaseModel):
             "when unset, 'auto' does not pick 'clip'."
         ),
     )
-    device: str = Field(
-        "auto", description="'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'."
+    device: str | None = Field(
+        None,
+        pattern=DEVICE_PATTERN,
+        description=(
+            "Device of the embedder alone, overriding the top-level 'device' "
+            "(VIGIL_DEVICE); unset: the top-level one."
+        ),
     )
-    batch_size: int = Field(16, ge=1, le=4096, description="Images per model call.")
+    batch_size: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description="Images per model call; unset: the backend's default for its device "
+        "(clip: 16 on a CPU, 256 on CUDA).",
+    )
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto",
+        description="Weights and activations of the clip backend: 'auto' is fp16 on CUDA and "
+        "fp32 on a CPU; vectors are float32 either way.",
+    )
 
 
 class IndexSettings(BaseModel):
@@ -207,6 +226,15 @@ class ScaleSettings(BaseModel):
         ge=1,
         le=16,
         description="Embedding tasks kept in flight per cluster CPU (bounds driver memory).",
+    )
+    actor_pool: Literal["auto", "always"] = Field(
+        "auto",
+        description=(
+            "'auto': when the cluster has GPUs (and 'device' is not 'cpu'), one embedding "
+            "actor per GPU holds the model and CPU tasks decode for it; without GPUs each "
+            "shard is one CPU task that decodes and embeds. 'always': the actor pool on "
+            "CPU-only clusters too (one CPU actor per two CPUs)."
+        ),
     )
 
 
@@ -358,6 +386,15 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = Field(
         "development", description="'production' refuses unsafe defaults."
     )
+    device: str = Field(
+        "auto",
+        pattern=DEVICE_PATTERN,
+        description=(
+            "Where torch runs, for every stage that uses it (embedder, distillation training, "
+            "anomaly features): 'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or "
+            "'cuda:N'. Asking for CUDA where there is none is an error."
+        ),
+    )
     thumbnail_size: int = Field(
         320, ge=32, le=4096, description="Longest side of stored frame thumbnails, in pixels."
     )
@@ -371,6 +408,13 @@ class Settings(BaseSettings):
     scenarios: ScenarioSettings = Field(default_factory=ScenarioSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     distill: DistillSettings = Field(default_factory=DistillSettings)
+
+    @model_validator(mode="after")
+    def _one_device(self) -> Settings:
+        """The embedder follows the top-level device unless it names its own."""
+        if self.embedder.device is None:
+            self.embedder = self.embedder.model_copy(update={"device": self.device})
+        return self
 
     @property
     def resolved_database_url(self) -> str:

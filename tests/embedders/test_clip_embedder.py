@@ -9,7 +9,7 @@ import pytest
 
 from vigil.embedders.base import create_embedder
 from vigil.embedders.clip import ClipEmbedder
-from vigil.errors import ModelUnavailableError
+from vigil.errors import InvalidInputError, ModelUnavailableError
 from vigil.settings import EmbedderSettings
 
 
@@ -81,3 +81,19 @@ def test_folder_without_weights_is_wrapped(tmp_path: Path) -> None:
 def test_clip_needs_a_model_name() -> None:
     with pytest.raises(ModelUnavailableError, match="clip_model"):
         create_embedder(EmbedderSettings(name="clip"))
+
+
+def test_precision_setting(tiny_clip_checkpoint: Path, vtest_frames: list[np.ndarray]) -> None:
+    import torch
+
+    settings = EmbedderSettings(
+        name="clip", clip_model=str(tiny_clip_checkpoint), device="cpu", precision="bf16"
+    )
+    half = create_embedder(settings)
+    assert isinstance(half, ClipEmbedder) and half.dtype == torch.bfloat16
+    full = ClipEmbedder(str(tiny_clip_checkpoint), device="cpu")
+    assert full.dtype == torch.float32  # 'auto' on a CPU
+    cosines = np.sum(half.embed_images(vtest_frames[:2]) * full.embed_images(vtest_frames[:2]), 1)
+    assert cosines.min() > 0.99
+    with pytest.raises(InvalidInputError, match="precision"):
+        ClipEmbedder(str(tiny_clip_checkpoint), device="cpu", precision="fp8")

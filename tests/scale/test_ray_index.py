@@ -146,6 +146,30 @@ def test_sharded_run_equals_the_single_process_run(
         assert _duplicates(ws) == 0
 
 
+def test_cpu_actor_pool_equals_the_single_process_run(
+    ray_cluster: RayCluster,
+    tmp_path: Path,
+    vtest_cut: Path,
+    image_folder: Path,
+    single_process: dict[str, object],
+) -> None:
+    """The GPU code path (decode tasks feeding embedding actors), run with CPU actors."""
+    settings = _settings(tmp_path).model_copy(
+        update={"scale": ScaleSettings(shard_seconds=6.0, actor_pool="always")}
+    )
+    with Workspace.open(settings) as ws:
+        ws.add_source(str(vtest_cut), name="walkway")
+        ws.add_source(str(image_folder), name="stills", kind=SourceKind.IMAGES)
+        report = ws.index_on_ray(address=ray_cluster.address)
+        assert report.plan == "1 cpu embedding actor(s) fed by CPU decode tasks"
+        assert report.errors == [] and all(report.complete.values())
+        assert len(report.workers) == 1  # one actor process embedded every shard
+        assert_same_snapshot(_snapshot(ws, tmp_path), single_process)
+        again = ws.index_on_ray(address=ray_cluster.address)
+        assert again.frames_written == 0 and again.shards_embedded == 0
+        assert _duplicates(ws) == 0
+
+
 def test_a_partial_single_process_run_is_completed_on_ray(
     ray_cluster: RayCluster, tmp_path: Path, vtest_cut: Path, single_process: dict[str, object]
 ) -> None:

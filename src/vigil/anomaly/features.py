@@ -154,16 +154,27 @@ def _patch_net(config: FeatureConfig) -> torch.nn.Module:
 
 
 class PatchExtractor:
-    """Patch vectors for a batch of images (torch on CPU; the ONNX twin is in ``export``).
+    """Patch vectors for a batch of images in torch (the ONNX twin is in ``export``).
+
+    ``device`` is the workspace's ``device`` setting: 'auto' runs on CUDA when
+    present, else on the CPU; the vectors come back as float32 on the host either way.
 
     >>> extractor = PatchExtractor()  # doctest: +SKIP
     >>> extractor([cell]).shape  # doctest: +SKIP
     (1, 784, 152)
     """
 
-    def __init__(self, config: FeatureConfig | None = None, *, batch_size: int = 16) -> None:
+    def __init__(
+        self,
+        config: FeatureConfig | None = None,
+        *,
+        batch_size: int = 16,
+        device: str | None = "auto",
+    ) -> None:
         self.config = config or FeatureConfig()
         self.batch_size = batch_size
+        self.requested_device = device
+        self.device = "cpu"  # resolved when the network is loaded
         self._net: torch.nn.Module | None = None
         self._lock = threading.Lock()
 
@@ -172,7 +183,10 @@ class PatchExtractor:
         """The cut backbone, loaded on first use (loading costs about a second)."""
         with self._lock:
             if self._net is None:
-                self._net = _patch_net(self.config)
+                from vigil.embedders.base import resolve_device
+
+                self.device = resolve_device(self.requested_device)
+                self._net = _patch_net(self.config).to(self.device)
             return self._net
 
     def __call__(self, images: list[np.ndarray]) -> np.ndarray:
@@ -186,7 +200,8 @@ class PatchExtractor:
         for start in range(0, len(images), self.batch_size):
             batch = preprocess(images[start : start + self.batch_size], self.config.input_size)
             with torch.inference_mode():
-                maps = net(torch.from_numpy(batch)).numpy()  # (B, D, g, g)
+                pixels = torch.from_numpy(batch).to(self.device)  # (B, 3, S, S)
+                maps = net(pixels).float().cpu().numpy()  # (B, D, g, g)
             out.append(maps.transpose(0, 2, 3, 1).reshape(len(batch), -1, maps.shape[1]))
         return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
 

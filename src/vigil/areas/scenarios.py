@@ -112,12 +112,14 @@ class Scenarios:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> AnomalyLabelReport:
         """Score every target item of an anomaly scenario (score, label, heatmap per item)."""
+        from vigil.anomaly.features import PatchExtractor
         from vigil.anomaly.scenario import label_anomaly
 
         return label_anomaly(
             self.context.catalog,
             self.context.home,
             self.get(scenario),
+            extractor=PatchExtractor(device=self.context.settings.device),
             max_items=max_items,
             relabel=relabel,
             on_progress=on_progress,

@@ -62,7 +62,7 @@ def scenario_export_edge(
 
     with open_workspace(context) as workspace:
         record = workspace.get_scenario(name)
-        extractor = PatchExtractor()
+        extractor = PatchExtractor(device=workspace.settings.device)
         model, _ = fit_scenario(workspace.catalog, workspace.home, record, extractor)
         check = collect_examples_of(workspace.catalog, workspace.home, record)[:8]
         result = export_edge(model, extractor, output, check, threads=threads)

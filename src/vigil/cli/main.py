@@ -7,6 +7,7 @@ here holds logic that the REST API would also need.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +23,7 @@ from vigil.cli.common import (
     progress_bar,
 )
 from vigil.errors import InvalidInputError
-from vigil.settings import Settings
+from vigil.settings import DEVICE_PATTERN, Settings
 from vigil.sources.types import SourceKind
 from vigil.structure.indexing import IndexProgress
 
@@ -55,7 +56,13 @@ def configure(
     clip_model: Annotated[
         str | None, typer.Option(help="Local folder or hub name of a CLIP/SigLIP checkpoint.")
     ] = None,
-    device: Annotated[str | None, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'.")] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="Where torch runs for every stage: 'auto', 'cpu', 'cuda' or 'cuda:N' "
+            "(default: $VIGIL_DEVICE or auto)."
+        ),
+    ] = None,
     read_only: Annotated[
         bool,
         typer.Option(
@@ -71,6 +78,12 @@ def configure(
         overrides["home"] = home
     if database_url is not None:
         overrides["database_url"] = database_url
+    if device is not None:
+        if not re.match(DEVICE_PATTERN, device):
+            raise typer.BadParameter(
+                f"expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}", param_hint="--device"
+            )
+        overrides["device"] = device
     settings = Settings(**overrides)
     model_overrides = {
         key: value

@@ -511,10 +511,13 @@ def torch_probs(model: Any, images: np.ndarray, input_size: int) -> np.ndarray:
     return predict(model, to_tensor(resize_images(images, input_size)))
 
 
-def options_from_settings(settings: DistillSettings, *, progress: bool = True) -> DistillOptions:
-    """The workspace's ``distill`` settings as pipeline options."""
+def options_from_settings(
+    settings: DistillSettings, *, progress: bool = True, device: str = "auto"
+) -> DistillOptions:
+    """The workspace's ``distill`` settings (and its one ``device`` setting) as pipeline options."""
     return DistillOptions(
         train=TrainConfig(
+            device=device,
             input_size=settings.input_size,
             epochs=settings.epochs,
             patience=settings.patience,
@@ -547,7 +550,9 @@ def distill_workspace(
     """
     from vigil.scenarios.store import get_scenario
 
-    options = options_from_settings(context.settings.distill, progress=progress)
+    options = options_from_settings(
+        context.settings.distill, progress=progress, device=context.settings.device
+    )
     promotion = get_scenario(context.catalog, scenario, version).spec.promotion
     options = dataclasses.replace(
         options,

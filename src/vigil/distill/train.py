@@ -29,6 +29,7 @@ from torch import nn
 from tqdm import tqdm
 
 from vigil.distill.data import DistillDataset
+from vigil.embedders.base import resolve_device
 from vigil.errors import InvalidInputError
 
 MEAN = (0.5, 0.5, 0.5)  # pixels in [0, 1] -> [-1, 1]
@@ -50,6 +51,10 @@ class TrainConfig:
     seed: int = 0
     augment: bool = True
     threads: int = 2
+    # The workspace's ``device`` setting: 'auto' trains on CUDA when present. The data
+    # order and augmentation draws come from CPU generators on every device, and the
+    # trained model is handed back on the CPU, where export and pruning expect it.
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.input_size < 16 or self.epochs < 1 or self.batch_size < 1:
@@ -100,7 +105,7 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Random horizontal flip and a random shift of up to 1/8 of the side (reflect padding)."""
     n, _, h, w = x.shape
-    flip = torch.rand(n, generator=generator) < 0.5
+    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
     x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
     pad = max(1, h // 8)
     padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
@@ -125,7 +130,7 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> np.ndar
         parts = [
             F.softmax(model(x[i : i + batch_size]), dim=1) for i in range(0, len(x), batch_size)
         ]
-    return torch.cat(parts).numpy()
+    return torch.cat(parts).float().cpu().numpy()
 
 
 def _save_atomic(state: dict[str, object], path: Path) -> None:
@@ -155,11 +160,14 @@ def train_student(
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    x_train = to_tensor(resize_images(train.images, config.input_size))
-    p_train = torch.from_numpy(train.teacher_probs.astype(np.float32))
-    y_train = torch.from_numpy(train.targets)
-    x_val = to_tensor(resize_images(validation.images, config.input_size))
+    device = resolve_device(config.device)
+    # Student-sized data (a few thousand 64-px images) fits on any device: moved once.
+    x_train = to_tensor(resize_images(train.images, config.input_size)).to(device)
+    p_train = torch.from_numpy(train.teacher_probs.astype(np.float32)).to(device)
+    y_train = torch.from_numpy(train.targets).to(device)
+    x_val = to_tensor(resize_images(validation.images, config.input_size)).to(device)
     y_val = validation.targets
+    model.to(device)
 
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
@@ -238,7 +246,7 @@ def train_student(
             break
     bar.close()
     model.load_state_dict(best_state)
-    model.eval()
+    model.to("cpu").eval()
     return TrainResult(
         model=model,
         best_epoch=best_epoch,

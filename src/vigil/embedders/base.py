@@ -19,19 +19,41 @@ import numpy as np
 
 from vigil.errors import InvalidInputError, ModelUnavailableError
 from vigil.names import did_you_mean
-from vigil.settings import EmbedderSettings
+from vigil.settings import DEVICE_PATTERN, EmbedderSettings
 
 T = TypeVar("T")
 
 
-def resolve_device(requested: str = "auto") -> str:
-    """Pick the torch device: CUDA when asked for or available, else CPU."""
+def resolve_device(requested: str | None = "auto") -> str:
+    """The torch device for a ``device`` setting: 'auto' (or None) is CUDA when present, else CPU.
+
+    Every stage that runs torch (embedders, distillation, anomaly features) asks
+    here, so one setting moves all of them. Asking for CUDA where there is none is
+    an error, never a silent fall back to the CPU.
+
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    import re
+
     import torch
 
+    requested = (requested or "auto").strip()
+    if not re.match(DEVICE_PATTERN, requested):
+        raise InvalidInputError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {requested!r}"
+        )
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelUnavailableError(f"device {requested!r} requested but CUDA is not available")
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ModelUnavailableError(f"device {requested!r} requested but CUDA is not available")
+        number = int(requested.partition(":")[2] or 0)
+        if number >= torch.cuda.device_count():
+            raise ModelUnavailableError(
+                f"device {requested!r} requested but only {torch.cuda.device_count()} CUDA "
+                "device(s) are present"
+            )
     return requested
 
 
@@ -75,7 +97,11 @@ class Embedder(ABC):
                 raise InvalidInputError(
                     f"image {position}: at least 8x8 pixels expected, got {image.shape[:2]}"
                 )
-        return self._batched(list(images), self._embed_image_batch)
+        return self._embed_all_images(list(images))
+
+    def _embed_all_images(self, images: list[np.ndarray]) -> np.ndarray:
+        """Checked images -> (N, dim) unit vectors; backends that pipeline batches override it."""
+        return self._batched(images, self._embed_image_batch)
 
     def embed_crops(self, crops: Sequence[np.ndarray], labels: Sequence[str]) -> np.ndarray:
         """Embed object crops whose class a detector already named; (N, dim), unit norm.

@@ -169,7 +169,7 @@ class ConceptBridgeEmbedder(Embedder):
         classifier_weight: float = 1.0,
         detector_weight: float = 1.0,
         min_detection_score: float = 0.4,
-        device: str = "auto",
+        device: str | None = "auto",
         batch_size: int = 16,
         files: ConceptBridgeFiles | None = None,
         cache_dir: Path | None = None,
@@ -536,7 +536,7 @@ def _load_text_model(folder: Path, device: str) -> Any:
     ),
 )
 def _create_concept_bridge(settings: EmbedderSettings) -> Embedder:
-    return ConceptBridgeEmbedder(device=settings.device, batch_size=settings.batch_size)
+    return ConceptBridgeEmbedder(device=settings.device, batch_size=settings.batch_size or 16)
 
 
 __all__ = [

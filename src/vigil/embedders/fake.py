@@ -52,4 +52,4 @@ class FakeEmbedder(Embedder):
     testing=True,
 )
 def _create_fake(settings: EmbedderSettings) -> Embedder:
-    return FakeEmbedder(batch_size=settings.batch_size)
+    return FakeEmbedder(batch_size=settings.batch_size or 16)

@@ -34,7 +34,7 @@ import logging
 import math
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,14 @@ from vigil.catalog.store import Catalog
 from vigil.catalog.vector_index import VectorIndex
 from vigil.errors import ClusterError, InvalidInputError, VigilError
 from vigil.scale.shards import Shard, effective_sampling, plan_shards
-from vigil.scale.work import ShardOutput, ShardScan, embed_shard, scan_shard
+from vigil.scale.work import (
+    EmbedActor,
+    ShardOutput,
+    ShardScan,
+    decode_shard,
+    embed_shard,
+    scan_shard,
+)
 from vigil.settings import Settings
 from vigil.sources.readers import probe
 from vigil.sources.types import Source
@@ -61,6 +68,7 @@ class RayIndexReport:
     model_id: str
     address: str
     cluster_cpus: int
+    plan: str = ""  # how the embedding ran: EmbedPlan.describe()
     sources: list[Source] = field(default_factory=list)
     shards: int = 0
     shards_embedded: int = 0  # shards that had frames still missing from the catalog
@@ -133,11 +141,57 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
         ) from error
 
 
-def _cluster_cpus() -> int:
+def _cluster_resources() -> dict[str, float]:
     import ray
 
     resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
-    return int(resources.get("CPU", 0))
+    return resources
+
+
+@dataclass(frozen=True)
+class EmbedPlan:
+    """Where the embedding runs: CPU tasks that decode and embed, or a pool of actors.
+
+    ``tasks``: each shard is one CPU task that decodes and embeds (a model per worker
+    process). ``actors``: CPU tasks decode, and ``actors`` long-lived processes, each
+    holding one model on ``device``, embed what they decoded.
+    """
+
+    mode: str  # 'tasks' or 'actors'
+    device: str  # 'cpu' or 'cuda' (inside an actor, Ray's CUDA_VISIBLE_DEVICES picks the GPU)
+    actors: int = 0
+    gpus_per_actor: float = 0.0
+    cpus_per_actor: float = 1.0
+
+    def describe(self) -> str:
+        if self.mode == "tasks":
+            return "CPU tasks (decode + embed)"
+        return f"{self.actors} {self.device} embedding actor(s) fed by CPU decode tasks"
+
+
+def plan_embedding(resources: Mapping[str, float], device: str, actor_pool: str) -> EmbedPlan:
+    """Choose how to embed on a cluster offering ``resources`` (``ray.cluster_resources()``).
+
+    GPUs present and the device setting not 'cpu': one actor per GPU. No GPU: CPU
+    tasks, or with ``actor_pool='always'`` one CPU actor per two CPUs (the other
+    half decode). Asking for CUDA on a cluster without GPUs is an error, never a
+    silent CPU run.
+
+    >>> plan_embedding({"CPU": 32.0, "GPU": 2.0}, "auto", "auto").describe()
+    '2 cuda embedding actor(s) fed by CPU decode tasks'
+    """
+    gpus = int(resources.get("GPU", 0))
+    cpus = int(resources.get("CPU", 0))
+    if device.startswith("cuda") and gpus < 1:
+        raise ClusterError(
+            f"device {device!r} asked for, but the Ray cluster offers no GPUs "
+            f"(resources: {dict(resources)}); use device 'auto' or 'cpu'"
+        )
+    if gpus >= 1 and device != "cpu":
+        return EmbedPlan("actors", "cuda", actors=gpus, gpus_per_actor=1.0, cpus_per_actor=1.0)
+    if actor_pool == "always":
+        return EmbedPlan("actors", "cpu", actors=max(1, cpus // 2), cpus_per_actor=1.0)
+    return EmbedPlan("tasks", "cpu")
 
 
 def _write_output(
@@ -220,11 +274,15 @@ def index_on_ray(
     """
     started = time.perf_counter()
     with ray_session(address) as gcs_address:
-        cpus = _cluster_cpus()
+        resources = _cluster_resources()
+        cpus = int(resources.get("CPU", 0))
         if cpus < 1:
             raise ClusterError(f"the Ray cluster at {gcs_address} offers no CPUs to run tasks")
-        report = RayIndexReport(model_id, gcs_address, cpus, sources=list(sources))
-        driver = _Driver(catalog, vector_index, model_id, settings, report, on_shard)
+        plan = plan_embedding(
+            resources, settings.embedder.device or settings.device, settings.scale.actor_pool
+        )
+        report = RayIndexReport(model_id, gcs_address, cpus, plan.describe(), sources=list(sources))
+        driver = _Driver(catalog, vector_index, model_id, settings, report, on_shard, plan)
         driver.plan(sources)
         driver.submit_scans()
         try:
@@ -248,6 +306,7 @@ class _Driver:
         settings: Settings,
         report: RayIndexReport,
         on_shard: Callable[[Shard, int], None] | None,
+        embed_plan: EmbedPlan | None = None,
     ) -> None:
         import ray
 
@@ -261,6 +320,26 @@ class _Driver:
         options: dict[str, Any] = {"num_cpus": 1, "max_retries": scale.max_task_retries}
         self.scan_task = ray.remote(**options)(scan_shard)
         self.embed_task = ray.remote(**options)(embed_shard)
+        self.decode_task = ray.remote(**options)(decode_shard)
+        self.embed_plan = embed_plan or EmbedPlan("tasks", "cpu")
+        self.actors: list[Any] = []
+        self.actor_load: list[int] = []  # embeds in flight per actor
+        self.actor_of: dict[Any, int] = {}  # ref -> actor number
+        if self.embed_plan.mode == "actors":
+            actor_class = ray.remote(
+                num_cpus=self.embed_plan.cpus_per_actor,
+                num_gpus=self.embed_plan.gpus_per_actor,
+                max_restarts=scale.max_task_retries,
+                max_task_retries=scale.max_task_retries,
+            )(EmbedActor)
+            # The actor's model runs on the plan's device; 'cuda' inside an actor is the
+            # GPU Ray gave it (CUDA_VISIBLE_DEVICES), so the number is always dropped.
+            actor_settings = settings.embedder.model_copy(update={"device": self.embed_plan.device})
+            self.actors = [
+                actor_class.remote(actor_settings.model_dump_json())
+                for _ in range(self.embed_plan.actors)
+            ]
+            self.actor_load = [0] * len(self.actors)
         self.runs: list[_SourceRun] = []
         self.pending: dict[Any, tuple[str, int, int]] = {}  # ref -> (kind, run, shard number)
         # Embeds waiting for a slot: (run number, shard number, frame indexes or None: all).
@@ -312,9 +391,17 @@ class _Driver:
         while self.waiting_embeds and self._embeds_in_flight() < self.in_flight_limit:
             run_number, number, wanted = self.waiting_embeds.popleft()
             shard = self.runs[run_number].shards[number]
-            ref = self.embed_task.remote(
-                shard, wanted, self.settings.embedder, self.settings.thumbnail_size
-            )
+            if self.actors:
+                # Decode on a CPU task; the actor starts once the decoded frames exist.
+                decoded = self.decode_task.remote(shard, wanted, self.settings.thumbnail_size)
+                actor = self.actor_load.index(min(self.actor_load))
+                ref = self.actors[actor].embed.remote(decoded)
+                self.actor_load[actor] += 1
+                self.actor_of[ref] = actor
+            else:
+                ref = self.embed_task.remote(
+                    shard, wanted, self.settings.embedder, self.settings.thumbnail_size
+                )
             self.pending[ref] = ("embed", run_number, number)
 
     def _embeds_in_flight(self) -> int:
@@ -328,6 +415,8 @@ class _Driver:
         while self.pending:
             ready, _ = ray.wait(list(self.pending), num_returns=1)
             kind, run_number, number = self.pending.pop(ready[0])
+            if ready[0] in self.actor_of:
+                self.actor_load[self.actor_of.pop(ready[0])] -= 1
             run = self.runs[run_number]
             try:
                 result = ray.get(ready[0])
@@ -388,7 +477,10 @@ class _Driver:
         import ray
 
         for ref in self.pending:
-            ray.cancel(ref)
+            if ref not in self.actor_of:
+                ray.cancel(ref)
+        for actor in self.actors:  # their queued calls end with them
+            ray.kill(actor)
 
     def record_progress(self) -> None:
         """Step 4: each source complete, partial (reader damage) or failed, in the catalog."""
@@ -418,8 +510,10 @@ def projected_workers(cameras: int, frames_per_camera_s: float, per_worker_fps: 
 
 __all__ = [
     "ClusterError",
+    "EmbedPlan",
     "RayIndexReport",
     "index_on_ray",
+    "plan_embedding",
     "projected_workers",
     "ray_session",
 ]

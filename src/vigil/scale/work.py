@@ -132,31 +132,35 @@ def preview(image: np.ndarray, longest_side: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def embed_shard(
-    shard: Shard,
-    wanted: tuple[int, ...] | None,
-    embedder_settings: EmbedderSettings,
-    thumbnail_size: int,
-) -> ShardOutput:
-    """Decode a shard again and embed the candidates in ``wanted`` (None: every candidate)."""
+@dataclass(frozen=True)
+class DecodedShard:
+    """The kept frames of a shard, decoded on a CPU worker, waiting for an embedding actor."""
+
+    shard: Shard
+    frames: tuple[NewFrame, ...]
+    previews: tuple[np.ndarray, ...]
+    images: tuple[np.ndarray, ...]  # full-size RGB uint8 frames, what the embedder sees
+    errors: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not len(self.frames) == len(self.previews) == len(self.images):
+            raise ValueError(
+                f"expected as many previews and images as frames ({len(self.frames)}), "
+                f"got {len(self.previews)} previews and {len(self.images)} images"
+            )
+
+
+def decode_shard(shard: Shard, wanted: tuple[int, ...] | None, thumbnail_size: int) -> DecodedShard:
+    """Decode a shard again and keep the candidates in ``wanted`` (None: every candidate)."""
     started = time.perf_counter()
-    embedder = _cached_embedder(embedder_settings.model_dump_json())
     keep = None if wanted is None else frozenset(wanted)
     last_wanted = None if not wanted else max(wanted)
     frames: list[NewFrame] = []
     previews: list[np.ndarray] = []
     images: list[np.ndarray] = []
-    chunks: list[np.ndarray] = []
-
-    def flush() -> None:
-        if images:
-            chunks.append(embedder.embed_images(images))  # (B, dim)
-            images.clear()
-
     if keep is not None and not keep:
-        return ShardOutput(
-            shard, embedder.model_id, (), (), np.empty((0, embedder.dim), np.float32)
-        )
+        return DecodedShard(shard, (), (), ())
     with open_frames(shard.source, start_time=_reader_start(shard)) as reader:
         for frame in _candidates(shard, iter(reader)):
             if keep is None or frame.index in keep:
@@ -164,23 +168,77 @@ def embed_shard(
                 frames.append(NewFrame.from_frame(frame, relpath))
                 previews.append(preview(frame.image, thumbnail_size))
                 images.append(frame.image)
-                if len(images) >= embedder.batch_size:
-                    flush()
             if last_wanted is not None and frame.index >= last_wanted:
                 break  # everything asked for is decoded: skip the rest of the shard
-        flush()
         errors = tuple(reader.errors)
-    vectors = np.concatenate(chunks) if chunks else np.empty((0, embedder.dim), np.float32)
-    return ShardOutput(
+    return DecodedShard(
         shard,
-        embedder.model_id,
         tuple(frames),
         tuple(previews),
-        vectors.astype(np.float32, copy=False),
+        tuple(images),
         errors,
         time.perf_counter() - started,
+    )
+
+
+def embed_decoded(decoded: DecodedShard, embedder: Embedder) -> ShardOutput:
+    """Embed a decoded shard's frames (all of them in one call: the embedder batches and,
+    on a GPU, overlaps the upload of one batch with the model's work on the last)."""
+    started = time.perf_counter()
+    if decoded.images:
+        vectors = embedder.embed_images(list(decoded.images))  # (N, dim)
+    else:
+        vectors = np.empty((0, embedder.dim), np.float32)
+    return ShardOutput(
+        decoded.shard,
+        embedder.model_id,
+        decoded.frames,
+        decoded.previews,
+        vectors.astype(np.float32, copy=False),
+        decoded.errors,
+        decoded.seconds + time.perf_counter() - started,
         f"{socket.gethostname()}:{os.getpid()}",
     )
 
 
-__all__ = ["ShardOutput", "ShardScan", "embed_shard", "preview", "scan_shard", "slot_of"]
+def embed_shard(
+    shard: Shard,
+    wanted: tuple[int, ...] | None,
+    embedder_settings: EmbedderSettings,
+    thumbnail_size: int,
+) -> ShardOutput:
+    """Decode a shard again and embed the candidates in ``wanted`` (None: every candidate)."""
+    embedder = _cached_embedder(embedder_settings.model_dump_json())
+    return embed_decoded(decode_shard(shard, wanted, thumbnail_size), embedder)
+
+
+class EmbedActor:
+    """A process that holds one embedder (on its GPU, or a CPU) and embeds decoded shards.
+
+    Why an actor: loading a CLIP model on a GPU takes seconds and the GPU must stay
+    busy, so the model lives in one long-running process per GPU and CPU decode
+    tasks feed it; a task per shard would reload it or share the GPU blindly.
+    """
+
+    def __init__(self, settings_json: str) -> None:
+        self.embedder = create_embedder(EmbedderSettings.model_validate_json(settings_json))
+
+    def embed(self, decoded: DecodedShard) -> ShardOutput:
+        return embed_decoded(decoded, self.embedder)
+
+    def device(self) -> str:
+        return self.embedder.device
+
+
+__all__ = [
+    "DecodedShard",
+    "EmbedActor",
+    "ShardOutput",
+    "ShardScan",
+    "decode_shard",
+    "embed_decoded",
+    "embed_shard",
+    "preview",
+    "scan_shard",
+    "slot_of",
+]
