@@ -26,7 +26,7 @@ from vigil.search.types import SearchFilters, SearchHit, Target
 from vigil.sources.types import Source, SourceKind
 from vigil.structure.attributes import backfill_attributes
 from vigil.structure.indexing import IndexProgress, IndexReport, index_source
-from vigil.structure.objects import ObjectIndexReport, index_objects
+from vigil.structure.objects import ObjectIndexReport, ObjectPass, index_objects
 
 if TYPE_CHECKING:
     from vigil.evaluation.retrieval import RetrievalReport
@@ -57,13 +57,18 @@ class Archive:
         A source another process is indexing is waited for ``lock_wait_s`` seconds, then
         refused with ``SourceBusyError`` (which names that process).
 
-        ``objects=True`` then runs the object pass (``index_objects``) on each source:
-        its report lands in ``IndexReport.objects``.
+        ``objects=True`` also runs the object stage on the frames as they are indexed
+        (then ``index_objects`` for frames an earlier run left unscanned): its report
+        lands in ``IndexReport.objects``.
         """
         context = self.context
         context.require_writable("index")
-        reports = [
-            index_source(
+        reports = []
+        for source in self._files(sources):
+            # The object stage rides on the frame pass: one decode (and, with the concept
+            # bridge, one SSD run) per sampled frame instead of two.
+            stage = self._object_pass(source) if objects else None
+            report = index_source(
                 source,
                 catalog=context.catalog,
                 vector_index=context.vector_index,
@@ -73,13 +78,27 @@ class Archive:
                 max_seconds=max_seconds,
                 on_progress=on_progress,
                 lock_wait_s=lock_wait_s,
+                on_batch=stage.during_indexing if stage is not None else None,
             )
-            for source in self._files(sources)
-        ]
-        if objects:
-            for report in reports:
-                [report.objects] = self.index_objects([report.source.id], max_frames=max_frames)
+            if stage is not None:
+                report.objects = stage.finish()
+                # Frames indexed by an earlier run and never scanned: the resumable pass.
+                [rest] = self.index_objects([source.id], max_frames=max_frames)
+                report.objects.add(rest)
+            reports.append(report)
         return reports
+
+    def _object_pass(self, source: Source) -> ObjectPass:
+        context = self.context
+        return ObjectPass(
+            source,
+            catalog=context.catalog,
+            object_index=context.object_index,
+            embedder=context.embedder,
+            detector=context.detector,
+            settings=context.settings.objects,
+            home=context.home,
+        )
 
     def index_objects(
         self,

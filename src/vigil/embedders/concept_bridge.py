@@ -45,6 +45,7 @@ from vigil.embedders.bundled import (
     locate_concept_bridge_files,
     quiet_transformers,
     vendored_data,
+    vigil_cache_dir,
 )
 from vigil.embedders.detection import Detection
 from vigil.embedders.detector import CocoDetector
@@ -182,6 +183,7 @@ class ConceptBridgeEmbedder(Embedder):
         files: ConceptBridgeFiles | None = None,
         cache_dir: Path | None = None,
         backend: str = "auto",
+        detector_backend: str = "auto",
     ) -> None:
         if backend not in BACKENDS:
             raise InvalidInputError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -221,6 +223,7 @@ class ConceptBridgeEmbedder(Embedder):
         self._onnx: OnnxClassifier | None = None
         self.backend = backend  # resolved to "onnx" or "torch" when the classifier loads
         self.backend_note = ""  # why the torch fallback was taken, when it was
+        self.detector_backend = detector_backend  # "auto", "onnx" or "opencv" (detector.py)
         self._detector: CocoDetector | None = None
         self._concepts: np.ndarray | None = None
         self.cache_dir = concept_cache_dir() if cache_dir is None else cache_dir
@@ -262,9 +265,7 @@ class ConceptBridgeEmbedder(Embedder):
             return None
         model = self._classifier  # the export starts from the real weights
         try:
-            self._onnx = load_onnx_classifier(
-                model, self.files.classifier_weights, self.cache_dir
-            )
+            self._onnx = load_onnx_classifier(model, self.files.classifier_weights, self.cache_dir)
         except ModelUnavailableError as error:
             if self.backend == "onnx":
                 raise
@@ -283,6 +284,8 @@ class ConceptBridgeEmbedder(Embedder):
                     {class_id: coco.name for class_id, coco in self._coco.items()},
                     graph=self.files.detector_graph,
                     config=self.files.detector_config,
+                    cache_dir=self.cache_dir,
+                    backend=self.detector_backend,
                 )
             return self._detector
 
@@ -368,7 +371,9 @@ class ConceptBridgeEmbedder(Embedder):
         onnx = self._onnx_classifier()
         if onnx is not None:
             pooled = [
-                onnx.run(np.stack([_classifier_input(i) for i in images[s : s + self.batch_size]]))[1]
+                onnx.run(np.stack([_classifier_input(i) for i in images[s : s + self.batch_size]]))[
+                    1
+                ]
                 for s in range(0, len(images), self.batch_size)
             ]
             return l2_normalize(np.concatenate(pooled))
@@ -507,10 +512,7 @@ class ConceptBridgeEmbedder(Embedder):
 
 def concept_cache_dir() -> Path:
     """``$VIGIL_CACHE_DIR``, else ``$XDG_CACHE_HOME/vigil``, else ``~/.cache/vigil``."""
-    if os.environ.get("VIGIL_CACHE_DIR"):
-        return Path(os.environ["VIGIL_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vigil"
+    return vigil_cache_dir()
 
 
 def _pool_detections(found: list[Detection]) -> list[tuple[int, float, int]]:

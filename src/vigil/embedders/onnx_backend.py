@@ -22,6 +22,7 @@ import hashlib
 import logging
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,7 +124,11 @@ def export_classifier(model: torch.nn.Module, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with torch.inference_mode(False), torch.no_grad():
+        # The TorchScript exporter warns that it is deprecated (and traces with
+        # TracerWarnings); the file is checked below and compared with torch in the
+        # tests, so the chatter is silenced rather than shown to every first user.
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 _classifier_graph(model),
                 (torch.zeros(1, 3, 224, 224),),
@@ -175,7 +180,9 @@ def load_onnx_classifier(model: torch.nn.Module, weights: Path, cache_dir: Path)
             try:
                 return OnnxClassifier(path, _session(path))
             except Exception as error:  # onnxruntime raises its own untyped errors
-                log.warning("cached ONNX classifier %s is unreadable (%s): exporting again", path, error)
+                log.warning(
+                    "cached ONNX classifier %s is unreadable (%s): exporting again", path, error
+                )
                 path.unlink(missing_ok=True)
         try:
             export_classifier(model, path)
