@@ -22,12 +22,13 @@ the load average beside every round, and the cosine between the paths' vectors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,13 +221,34 @@ class Variant:
     backend: str  # classifier: "torch" or "onnx"
     detector_backend: str  # "opencv" or "onnx"
     onnx_threads: int = 1
+    torch_threads: int | None = None  # None: torch's and OpenCV's defaults (the old path)
 
 
 VARIANTS = (
     Variant("old: torch + cv2.dnn", "torch", "opencv"),
+    Variant("old, 1 thread each", "torch", "opencv", torch_threads=1),
     Variant("new: onnx x1 thread", "onnx", "auto", 1),
     Variant("new: onnx x2 threads", "onnx", "auto", 2),
 )
+
+
+@contextlib.contextmanager
+def threads(count: int | None) -> Iterator[None]:
+    """torch's and OpenCV's thread counts set to ``count`` for a block (both are global)."""
+    import cv2
+    import torch
+
+    if count is None:
+        yield
+        return
+    saved = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(count)
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved[0])
+        cv2.setNumThreads(saved[1])
 
 
 def compare_backends(frames: list[np.ndarray], rounds: int, batch: int) -> dict[str, object]:
@@ -234,6 +256,7 @@ def compare_backends(frames: list[np.ndarray], rounds: int, batch: int) -> dict[
     import torch
 
     bridges: dict[str, ConceptBridgeEmbedder] = {}
+    variants = {variant.name: variant for variant in VARIANTS}
     for variant in VARIANTS:
         os.environ["VIGIL_ONNX_THREADS"] = str(variant.onnx_threads)  # read at session start
         bridge = ConceptBridgeEmbedder(
@@ -250,9 +273,10 @@ def compare_backends(frames: list[np.ndarray], rounds: int, batch: int) -> dict[
         order = names[shift:] + names[:shift]
         row: dict[str, float] = {"load": os.getloadavg()[0]}
         for name in order:
-            started = time.perf_counter()
-            run_all(bridges[name].embed_images, chunks)
-            row[name] = len(frames) / (time.perf_counter() - started)
+            with threads(variants[name].torch_threads):
+                started = time.perf_counter()
+                run_all(bridges[name].embed_images, chunks)
+                row[name] = len(frames) / (time.perf_counter() - started)
         per_round.append(row)
         print(
             f"round {round_number + 1}: load {row['load']:.1f}  "

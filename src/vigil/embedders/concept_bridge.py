@@ -8,7 +8,8 @@ model and compared by cosine. Here two vision models name the concepts:
 
 * EfficientNet-Lite0 (ImageNet-1k): the top-k classes of the whole frame,
   weighted by their renormalised softmax probabilities (ConSE proper);
-* SSD MobileNet v2 (COCO, via OpenCV DNN): the objects in the frame. Detections
+* SSD MobileNet v2 (COCO; onnxruntime once set-up converted it, else OpenCV
+  DNN): the objects in the frame. Detections
   are pooled per class with a noisy-OR of their scores (the chance that at least
   one instance is really there), so a crowd of weak "person" boxes counts more
   than one, but never outweighs a sure thing by sheer number; a class seen two or
