@@ -26,7 +26,7 @@ from vigil.search.types import SearchFilters, SearchHit, Target
 from vigil.sources.types import Source, SourceKind
 from vigil.structure.attributes import backfill_attributes
 from vigil.structure.indexing import IndexProgress, IndexReport, index_source
-from vigil.structure.objects import ObjectIndexReport, ObjectPass, index_objects
+from vigil.structure.objects import ObjectIndexReport, ObjectPass, StageWorker, index_objects
 
 if TYPE_CHECKING:
     from vigil.evaluation.retrieval import RetrievalReport
@@ -68,19 +68,26 @@ class Archive:
             # The object stage rides on the frame pass: one decode (and, with the concept
             # bridge, one SSD run) per sampled frame instead of two.
             stage = self._object_pass(source) if objects else None
-            report = index_source(
-                source,
-                catalog=context.catalog,
-                vector_index=context.vector_index,
-                embedder=context.embedder,
-                settings=context.settings,
-                max_frames=max_frames,
-                max_seconds=max_seconds,
-                on_progress=on_progress,
-                lock_wait_s=lock_wait_s,
-                on_batch=stage.during_indexing if stage is not None else None,
-            )
-            if stage is not None:
+            worker = StageWorker(stage.during_indexing) if stage is not None else None
+            try:
+                report = index_source(
+                    source,
+                    catalog=context.catalog,
+                    vector_index=context.vector_index,
+                    embedder=context.embedder,
+                    settings=context.settings,
+                    max_frames=max_frames,
+                    max_seconds=max_seconds,
+                    on_progress=on_progress,
+                    lock_wait_s=lock_wait_s,
+                    on_batch=worker.submit if worker is not None else None,
+                )
+            except BaseException:
+                if worker is not None:
+                    worker.close(raise_error=False)  # the frame pass's error is the one to see
+                raise
+            if worker is not None and stage is not None:
+                worker.close()
                 report.objects = stage.finish()
                 # Frames indexed by an earlier run and never scanned: the resumable pass.
                 [rest] = self.index_objects([source.id], max_frames=max_frames)

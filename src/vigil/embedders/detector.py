@@ -77,6 +77,7 @@ class CocoDetector:
             self._network = _load_network(graph, config)
         self.backend = "onnx" if self._onnx is not None else "opencv"
         self._lock = threading.Lock()
+        self._memo_lock = threading.Lock()
         # id(image) -> (weak reference to it, its raw (M, 7) rows); identity is checked.
         self._memo: OrderedDict[int, tuple[weakref.ref[np.ndarray], np.ndarray]] = OrderedDict()
         self.network_images = 0  # images the network actually ran on (memo misses)
@@ -85,11 +86,15 @@ class CocoDetector:
         """Objects scoring at least ``min_score`` in each image, best first, one network call."""
         if not images:
             return []
-        with self._lock:
+        # Two locks: the network's (held for a whole forward pass) and the memory's, so
+        # the object stage reads remembered frames while the frame pass runs the next batch.
+        with self._memo_lock:
             raws: list[np.ndarray | None] = [self._remembered(image) for image in images]
-            missing = [i for i, raw in enumerate(raws) if raw is None]
-            if missing:
+        missing = [i for i, raw in enumerate(raws) if raw is None]
+        if missing:
+            with self._lock:
                 rows = self._forward([images[i] for i in missing])
+            with self._memo_lock:
                 self.network_images += len(missing)
                 for position, index in enumerate(missing):
                     mine = rows[rows[:, 0] == position]

@@ -14,6 +14,8 @@ thumbnails (smaller objects are missed there).
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -177,6 +179,51 @@ class ObjectPass:
     def finish(self) -> ObjectIndexReport:
         self.object_index.save()
         return self.report
+
+
+class StageWorker:
+    """Runs a stage's batches in one background thread, in order, one batch behind.
+
+    With objects on, the frame pass embeds batch N+1 while this thread crops, embeds
+    and stores the objects of batch N: on two cores each side keeps one busy (both
+    networks run with one onnxruntime thread). The queue holds one batch, so memory
+    stays bounded; an error in the stage is raised in the caller at its next
+    ``submit`` or at ``close``.
+    """
+
+    def __init__(self, work: Callable[[list[Frame]], None], name: str = "vigil-objects") -> None:
+        self._work = work
+        self._queue: queue.Queue[list[Frame] | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue  # drain: the caller hears of the first error
+            try:
+                self._work(item)
+            except BaseException as error:  # handed to the caller's thread
+                self._error = error
+
+    def submit(self, frames: list[Frame]) -> None:
+        self._raise()
+        self._queue.put(list(frames))
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Wait for every submitted batch; re-raise the stage's error if asked."""
+        self._queue.put(None)
+        self._thread.join()
+        if raise_error:
+            self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 def index_objects(
