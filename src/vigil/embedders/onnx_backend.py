@@ -40,12 +40,16 @@ log = logging.getLogger(__name__)
 CONVERTER_VERSION = "1"
 OPSET = 17
 
-#: onnxruntime intra-op threads for the classifier. Measured on the 2-core shared machine
-#: (load average 1-6, vtest frames, batch 16): one thread ran at ~the same images/s as
-#: two when the machine was idle and steadier (no 10x outliers) when it was loaded, and it
-#: leaves the second core to the decoding thread and the detector, which run beside it in
-#: the indexing pipeline. Spinning is off for the same reason: a spinning worker burns
-#: a core another stage needs. ``VIGIL_ONNX_THREADS`` overrides it.
+#: onnxruntime intra-op threads for both bundled networks: one. Measured with
+#: ``bench/bench_embedders.py --compare-backends`` (32 vtest frames, batch 16, 5 rounds
+#: interleaved on the 2 shared cores at load average 16-17): onnxruntime with 1 thread
+#: 19.0 frames/s (median), with 2 threads 15.0; the old torch + cv2.dnn path 1.7 with
+#: their default 2 threads and 4.5 with 1 thread each. A second thread only waits for a
+#: core that other work holds, and in the indexing pipeline the decoding thread and the
+#: object stage's worker need that core. Spinning is off for the same reason (a
+#: spinning worker burns the core another stage needs). torch's and OpenCV's global
+#: thread counts are left alone: they are process-wide, and the torch path now only
+#: runs as the fallback or on CUDA. ``VIGIL_ONNX_THREADS`` overrides the count.
 DEFAULT_INTRA_OP_THREADS = 1
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}

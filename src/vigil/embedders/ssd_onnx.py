@@ -44,8 +44,8 @@ OPSET = 17
 INPUT = "image_tensor:0"  # uint8 (N, H, W, 3) RGB; the graph resizes and scales itself
 OUTPUTS = ("detection_boxes:0", "detection_classes:0", "detection_scores:0", "num_detections:0")
 
-#: onnxruntime intra-op threads for the SSD: 1, for the reasons given for the classifier
-#: (``onnx_backend.DEFAULT_INTRA_OP_THREADS``); ``VIGIL_ONNX_THREADS`` overrides both.
+# onnxruntime intra-op threads: one, measured with the classifier's
+# (``onnx_backend.DEFAULT_INTRA_OP_THREADS``); ``VIGIL_ONNX_THREADS`` overrides both.
 _LOCK = threading.Lock()
 
 
