@@ -9,17 +9,27 @@ plus one vtest frame): for every prompt, which image ranks first, and for every
 image, which prompt ranks first.
 
     python bench/bench_embedders.py --json bench-embedders.json
+
+``--compare-backends`` instead times the old path (EfficientNet in torch, the SSD in
+OpenCV DNN) against the new one (both in onnxruntime, 1 and 2 intra-op threads),
+interleaved: every round runs each variant once on the same frames, in rotated
+order, so load on the shared machine hits all of them alike; medians over rounds,
+the load average beside every round, and the cosine between the paths' vectors.
+
+    python bench/bench_embedders.py --compare-backends --frames 32 --rounds 5
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -203,6 +213,131 @@ def print_report(report: dict[str, object]) -> None:
         )
 
 
+@dataclass
+class Variant:
+    """One way to run the concept bridge, as the comparison table names it."""
+
+    name: str
+    backend: str  # classifier: "torch" or "onnx"
+    detector_backend: str  # "opencv" or "onnx"
+    onnx_threads: int = 1
+    torch_threads: int | None = None  # None: torch's and OpenCV's defaults (the old path)
+
+
+VARIANTS = (
+    Variant("old: torch + cv2.dnn", "torch", "opencv"),
+    Variant("old, 1 thread each", "torch", "opencv", torch_threads=1),
+    Variant("new: onnx x1 thread", "onnx", "auto", 1),
+    Variant("new: onnx x2 threads", "onnx", "auto", 2),
+)
+
+
+@contextlib.contextmanager
+def threads(count: int | None) -> Iterator[None]:
+    """torch's and OpenCV's thread counts set to ``count`` for a block (both are global)."""
+    import cv2
+    import torch
+
+    if count is None:
+        yield
+        return
+    saved = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(count)
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved[0])
+        cv2.setNumThreads(saved[1])
+
+
+def compare_backends(frames: list[np.ndarray], rounds: int, batch: int) -> dict[str, object]:
+    """Frames/s of each variant, interleaved round by round; medians and load averages."""
+    import torch
+
+    bridges: dict[str, ConceptBridgeEmbedder] = {}
+    variants = {variant.name: variant for variant in VARIANTS}
+    for variant in VARIANTS:
+        os.environ["VIGIL_ONNX_THREADS"] = str(variant.onnx_threads)  # read at session start
+        bridge = ConceptBridgeEmbedder(
+            backend=variant.backend, detector_backend=variant.detector_backend
+        )
+        bridge.embed_images(frames[:2])  # load both networks, export on first use
+        bridges[variant.name] = bridge
+    os.environ.pop("VIGIL_ONNX_THREADS", None)
+    chunks = batches(frames, batch)
+    per_round: list[dict[str, float]] = []
+    for round_number in range(rounds):
+        names = list(bridges)
+        shift = round_number % len(names)
+        order = names[shift:] + names[:shift]
+        row: dict[str, float] = {"load": os.getloadavg()[0]}
+        for name in order:
+            with threads(variants[name].torch_threads):
+                started = time.perf_counter()
+                run_all(bridges[name].embed_images, chunks)
+                row[name] = len(frames) / (time.perf_counter() - started)
+        per_round.append(row)
+        print(
+            f"round {round_number + 1}: load {row['load']:.1f}  "
+            + "  ".join(f"{name} {row[name]:.2f}" for name in names),
+            flush=True,
+        )
+    old_name = VARIANTS[0].name
+    old_vectors = bridges[old_name].embed_images(frames)
+    rows = []
+    for name, bridge in bridges.items():
+        values = [r[name] for r in per_round]
+        ratios = [r[name] / r[old_name] for r in per_round]
+        vectors = bridge.embed_images(frames)
+        rows.append(
+            {
+                "variant": name,
+                "classifier": bridge.backend,
+                "detector": bridge.detector.backend,
+                "frames_per_s_median": float(np.median(values)),
+                "frames_per_s_min": float(np.min(values)),
+                "frames_per_s_max": float(np.max(values)),
+                "ratio_to_old_median": float(np.median(ratios)),
+                "min_cosine_to_old": float(np.min(np.sum(vectors * old_vectors, axis=1))),
+            }
+        )
+    loads = [r["load"] for r in per_round]
+    return {
+        "machine": f"{os.cpu_count()} CPUs, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), shared",
+        "data": f"{len(frames)} vtest frames (every 10th, 768x576), batch {batch}",
+        "rounds": rounds,
+        "load_average": {"min": min(loads), "median": float(np.median(loads)), "max": max(loads)},
+        "per_round": per_round,
+        "rows": rows,
+    }
+
+
+def print_comparison(result: dict[str, object]) -> None:
+    load = result["load_average"]
+    assert isinstance(load, dict)
+    print(f"\n{result['data']}; {result['machine']}; {result['rounds']} interleaved rounds")
+    print(
+        f"load average (1 min) during rounds: {load['min']:.1f}-{load['max']:.1f}, "
+        f"median {load['median']:.1f}"
+    )
+    print(
+        "| path | classifier | detector | frames/s (median) | min-max | x old (median "
+        "of per-round ratios) | min cosine to old |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    rows = result["rows"]
+    assert isinstance(rows, list)
+    for row in rows:
+        print(
+            f"| {row['variant']} | {row['classifier']} | {row['detector']} | "
+            f"{row['frames_per_s_median']:.2f} | {row['frames_per_s_min']:.2f}-"
+            f"{row['frames_per_s_max']:.2f} | {row['ratio_to_old_median']:.2f} | "
+            f"{row['min_cosine_to_old']:.7f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
@@ -211,7 +346,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="best of this many runs")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--compare-backends",
+        action="store_true",
+        help="time the old path (torch + cv2.dnn) against onnxruntime, interleaved",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds to compare")
     args = parser.parse_args()
+    if args.compare_backends:
+        comparison = compare_backends(decode_frames(args.video, args.frames), args.rounds, 16)
+        print_comparison(comparison)
+        if args.json:
+            args.json.write_text(json.dumps(comparison, indent=2))
+        return
 
     import torch
 

@@ -133,3 +133,62 @@ def test_boxes_repeating_the_previous_frame_copy_its_vector(indexed: Workspace) 
                     break
     assert copied >= FRAMES // 2  # at least the parked vehicles, in most frames
     assert source.id == 1
+
+
+def test_objects_ride_on_the_frame_pass_without_decoding_again(
+    workspace: Workspace, vtest_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``index(objects=True)`` crops the frames it has just decoded: no second decode."""
+    import vigil.structure.objects as objects_module
+
+    def no_second_decode(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the object pass decoded the source again")
+
+    monkeypatch.setattr(objects_module, "stored_frame_images", no_second_decode)
+    workspace.add_source(str(vtest_path), name="walkway")
+    [report] = workspace.index(max_frames=5, objects=True)
+    assert report.objects is not None
+    assert report.objects.frames_scanned == report.frames_written == 5
+    assert report.objects.objects_stored == sum(count_objects(workspace.catalog).values()) > 0
+    assert workspace.detector.network_images == 5  # each sampled frame detected once
+
+
+def test_the_concept_bridge_runs_the_ssd_once_per_frame_for_both_passes(
+    fake_settings: Settings, vtest_path: Path
+) -> None:
+    """The frame vector's detections are the object pass's detections: one SSD run."""
+    from vigil.embedders.concept_bridge import ConceptBridgeEmbedder
+
+    bridge = ConceptBridgeEmbedder()
+    settings = fake_settings.model_copy(
+        update={"embedder": fake_settings.embedder.model_copy(update={"name": "concept-bridge"})}
+    )
+    with Workspace.open(settings, embedder=bridge) as workspace:
+        workspace.add_source(str(vtest_path), name="walkway")
+        [report] = workspace.index(max_frames=3, objects=True)
+        assert workspace.detector is bridge.detector
+        assert report.objects is not None and report.objects.frames_scanned == 3
+        assert bridge.detector.network_images == 3
+        assert count_objects(workspace.catalog).get("person", 0) >= 3
+
+
+def test_an_error_in_the_object_stage_reaches_the_caller() -> None:
+    from vigil.errors import CatalogError
+    from vigil.structure.objects import StageWorker
+
+    done: list[int] = []
+
+    def work(frames: list[object]) -> None:
+        if not frames:
+            raise CatalogError("disk full")
+        done.append(len(frames))
+
+    worker = StageWorker(work)  # type: ignore[arg-type]
+    worker.submit([object()])  # type: ignore[list-item]
+    worker.submit([])
+    with pytest.raises(CatalogError, match="disk full"):
+        worker.close()
+    assert done == [1]
+    quiet = StageWorker(work)  # type: ignore[arg-type]
+    quiet.submit([])
+    quiet.close(raise_error=False)  # the caller's own error wins: nothing raised here

@@ -26,7 +26,7 @@ from vigil.search.types import SearchFilters, SearchHit, Target
 from vigil.sources.types import Source, SourceKind
 from vigil.structure.attributes import backfill_attributes
 from vigil.structure.indexing import IndexProgress, IndexReport, index_source
-from vigil.structure.objects import ObjectIndexReport, index_objects
+from vigil.structure.objects import ObjectIndexReport, ObjectPass, StageWorker, index_objects
 
 if TYPE_CHECKING:
     from vigil.evaluation.retrieval import RetrievalReport
@@ -57,29 +57,55 @@ class Archive:
         A source another process is indexing is waited for ``lock_wait_s`` seconds, then
         refused with ``SourceBusyError`` (which names that process).
 
-        ``objects=True`` then runs the object pass (``index_objects``) on each source:
-        its report lands in ``IndexReport.objects``.
+        ``objects=True`` also runs the object stage on the frames as they are indexed
+        (then ``index_objects`` for frames an earlier run left unscanned): its report
+        lands in ``IndexReport.objects``.
         """
         context = self.context
         context.require_writable("index")
-        reports = [
-            index_source(
-                source,
-                catalog=context.catalog,
-                vector_index=context.vector_index,
-                embedder=context.embedder,
-                settings=context.settings,
-                max_frames=max_frames,
-                max_seconds=max_seconds,
-                on_progress=on_progress,
-                lock_wait_s=lock_wait_s,
-            )
-            for source in self._files(sources)
-        ]
-        if objects:
-            for report in reports:
-                [report.objects] = self.index_objects([report.source.id], max_frames=max_frames)
+        reports = []
+        for source in self._files(sources):
+            # The object stage rides on the frame pass: one decode (and, with the concept
+            # bridge, one SSD run) per sampled frame instead of two.
+            stage = self._object_pass(source) if objects else None
+            worker = StageWorker(stage.during_indexing) if stage is not None else None
+            try:
+                report = index_source(
+                    source,
+                    catalog=context.catalog,
+                    vector_index=context.vector_index,
+                    embedder=context.embedder,
+                    settings=context.settings,
+                    max_frames=max_frames,
+                    max_seconds=max_seconds,
+                    on_progress=on_progress,
+                    lock_wait_s=lock_wait_s,
+                    on_batch=worker.submit if worker is not None else None,
+                )
+            except BaseException:
+                if worker is not None:
+                    worker.close(raise_error=False)  # the frame pass's error is the one to see
+                raise
+            if worker is not None and stage is not None:
+                worker.close()
+                report.objects = stage.finish()
+                # Frames indexed by an earlier run and never scanned: the resumable pass.
+                [rest] = self.index_objects([source.id], max_frames=max_frames)
+                report.objects.add(rest)
+            reports.append(report)
         return reports
+
+    def _object_pass(self, source: Source) -> ObjectPass:
+        context = self.context
+        return ObjectPass(
+            source,
+            catalog=context.catalog,
+            object_index=context.object_index,
+            embedder=context.embedder,
+            detector=context.detector,
+            settings=context.settings.objects,
+            home=context.home,
+        )
 
     def index_objects(
         self,

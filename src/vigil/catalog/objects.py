@@ -80,9 +80,16 @@ class ScannedFrame:
 
 
 def frames_to_scan(
-    catalog: Catalog, source_id: int, model_id: str, detector_id: str
+    catalog: Catalog,
+    source_id: int,
+    model_id: str,
+    detector_id: str,
+    frame_indices: Sequence[int] | None = None,
 ) -> list[FrameRecord]:
-    """Indexed frames of a source (vector for ``model_id``) the detector has not scanned yet."""
+    """Indexed frames of a source (vector for ``model_id``) the detector has not scanned yet.
+
+    ``frame_indices`` narrows it to those frames (the batch the frame pass just wrote).
+    """
     from vigil.catalog.schema import EmbeddingRow
 
     scanned = select(ObjectScanRow.frame_id).where(ObjectScanRow.detector_id == detector_id)
@@ -96,6 +103,8 @@ def frames_to_scan(
         )
         .order_by(FrameRow.frame_index)
     )
+    if frame_indices is not None:
+        statement = statement.where(FrameRow.frame_index.in_(list(frame_indices)))
     with guard("read frames to scan"), catalog.reads() as session:
         return [_frame(row) for row in session.scalars(statement)]
 

@@ -20,7 +20,6 @@ from vigil.cli.common import (
     id_or_name,
     open_workspace,
     print_table,
-    progress_bar,
 )
 from vigil.errors import InvalidInputError
 from vigil.settings import DEVICE_PATTERN, Settings
@@ -276,15 +275,10 @@ def index(
             max_seconds=max_seconds,
             on_progress=show,
             lock_wait_s=wait,
+            objects=objects,  # objects found in the same pass: one decode per frame
         )
         for bar in bars.values():
             bar.close()
-        if objects:  # -- objects: a second pass over the stored frames, with its own bar --
-            for report in reports:
-                with progress_bar(f"{report.source.name} objects", "frames") as step:
-                    [report.objects] = workspace.index_objects(
-                        [report.source.id], max_frames=max_frames, on_progress=step
-                    )
     for report in reports:
         resumed = (
             f", resumed at {report.resumed_from:.1f}s" if report.resumed_from is not None else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,18 @@ def concept_bridge_available() -> bool:
     return True
 
 
+def vigil_cache_dir() -> Path:
+    """``$VIGIL_CACHE_DIR``, else ``$XDG_CACHE_HOME/vigil``, else ``~/.cache/vigil``.
+
+    Derived files live here (concept vectors, ONNX conversions of the bundled
+    networks): each is keyed by what it was made from, so it can always be rebuilt.
+    """
+    if os.environ.get("VIGIL_CACHE_DIR"):
+        return Path(os.environ["VIGIL_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vigil"
+
+
 def vendored_data(name: str) -> Path:
     """A data file vendored in ``vigil/embedders/data`` (label maps)."""
     return Path(__file__).resolve().parent / "data" / name
@@ -132,4 +145,5 @@ __all__ = [
     "package_dir",
     "quiet_transformers",
     "vendored_data",
+    "vigil_cache_dir",
 ]

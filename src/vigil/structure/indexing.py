@@ -143,12 +143,15 @@ def index_source(
     max_seconds: float | None = None,
     on_progress: Callable[[IndexProgress], None] | None = None,
     lock_wait_s: float = 0.0,
+    on_batch: Callable[[list[Frame]], None] | None = None,
 ) -> IndexReport:
     """Index one source, continuing from where an earlier run stopped.
 
     ``max_frames`` / ``max_seconds`` bound a run (live streams never end by themselves).
     One process writes a source at a time: another run waits ``lock_wait_s`` seconds for
-    it, then raises ``SourceBusyError`` naming the holder.
+    it, then raises ``SourceBusyError`` naming the holder. ``on_batch`` gets each batch
+    of decoded frames once they are committed (the object stage runs there, so frames
+    are decoded once for both passes).
     """
     with source_writer_lock(Path(settings.home), source.id, wait_s=lock_wait_s):
         return _index_source_locked(
@@ -160,6 +163,7 @@ def index_source(
             max_frames=max_frames,
             max_seconds=max_seconds,
             on_progress=on_progress,
+            on_batch=on_batch,
         )
 
 
@@ -173,6 +177,7 @@ def _index_source_locked(
     max_frames: int | None,
     max_seconds: float | None,
     on_progress: Callable[[IndexProgress], None] | None,
+    on_batch: Callable[[list[Frame]], None] | None = None,
 ) -> IndexReport:
     started = time.perf_counter()
     model_id = embedder.model_id
@@ -235,6 +240,8 @@ def _index_source_locked(
                 )
                 report.frames_written += written
                 report.frames_already_indexed += existing
+                if on_batch is not None:
+                    on_batch(batch)
 
             batch: list[Frame] = []
             for frame in _prefetched(sampled, depth=2 * embedder.batch_size):

@@ -5,12 +5,17 @@ so an archive indexed earlier gains objects without being re-embedded, and a
 killed run resumes from the scan marks (a frame scanned with no objects is marked
 too, so it is not detected again). Files and folders are decoded again at the
 stored frames: the detector and the crop embedder then see full-resolution
-pixels. Live streams cannot be re-read, so their objects are found on the stored
+pixels. When frames and objects are indexed together (``index --objects``) the
+same stage runs inside the frame pass instead (``ObjectPass.during_indexing``), on
+the frames it has just decoded: one decode, and one SSD run with the concept
+bridge, per sampled frame. Live streams cannot be re-read, so their objects are found on the stored
 thumbnails (smaller objects are missed there).
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,7 +41,7 @@ from vigil.errors import CorruptMediaError, ImageTooLargeError, SourceError
 from vigil.settings import ObjectSettings
 from vigil.sources.images import read_image
 from vigil.sources.readers import open_frames
-from vigil.sources.types import Source, SourceKind
+from vigil.sources.types import Frame, Source, SourceKind
 from vigil.structure.attributes import backfill_attributes
 from vigil.structure.thumbnails import OBJECTS_DIR, write_thumbnail
 
@@ -57,6 +62,15 @@ class ObjectIndexReport:
     @property
     def frames_per_second(self) -> float:
         return self.frames_scanned / self.seconds if self.seconds > 0 else 0.0
+
+    def add(self, other: ObjectIndexReport) -> None:
+        """Count ``other`` (a later pass over the same source) into this report."""
+        self.frames_scanned += other.frames_scanned
+        self.objects_stored += other.objects_stored
+        self.seconds += other.seconds
+        self.vectors_reused += other.vectors_reused
+        for label, count in other.by_label.items():
+            self.by_label[label] = self.by_label.get(label, 0) + count
 
 
 def object_thumbnail_relpath(source_id: int, frame_index: int, number: int) -> str:
@@ -82,6 +96,136 @@ def keep_detection(found: Detection, settings: ObjectSettings) -> bool:
     return not settings.classes or found.label in settings.classes
 
 
+class ObjectPass:
+    """The object stage over one source: detect, crop, embed and store, batch by batch.
+
+    ``index_objects`` feeds it frames decoded again from the catalog's records;
+    ``during_indexing`` feeds it the frames the frame pass has just decoded, embedded
+    and written, so each sampled frame is decoded once and (with the concept bridge,
+    whose detector remembers what it saw) detected once.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        catalog: Catalog,
+        object_index: VectorIndex,
+        embedder: Embedder,
+        detector: CocoDetector,
+        settings: ObjectSettings,
+        home: Path,
+    ) -> None:
+        self.source = source
+        self.catalog = catalog
+        self.object_index = object_index
+        self.embedder = embedder
+        self.detector = detector
+        self.settings = settings
+        self.home = home
+        self.report = ObjectIndexReport(source)
+        self._vectors = ObjectVectors(catalog)
+        # (box, label, vector) of the objects of the last scanned frame, for repeats.
+        self._previous: list[tuple[tuple[float, float, float, float], str, np.ndarray]] = []
+
+    def scan(self, batch: list[tuple[FrameRecord, np.ndarray]]) -> None:
+        """Detect, crop, embed and store the objects of ``batch`` (frame order), in one write."""
+        if not batch:
+            return
+        started = time.perf_counter()
+        scanned, crops = _detect_and_crop(batch, self.detector, self.settings, self.home)
+        vectors, self._previous, reused = _embed_or_reuse(
+            scanned, crops, self._previous, self.embedder
+        )
+        report = self.report
+        report.vectors_reused += reused
+        new_ids = add_scanned_frames(
+            self.catalog, self.embedder.model_id, self.detector.detector_id, scanned, vectors
+        )
+        if new_ids:
+            # Read the vectors back by id: frames another run scanned meanwhile were
+            # skipped with their objects, so the stored ones need not be a tail of ``vectors``.
+            ids = np.asarray(new_ids, dtype=np.int64)
+            stored = vectors if len(new_ids) == len(vectors) else self._vectors.get_vectors(ids)
+            self.object_index.add(ids, stored)
+        # Colours of the crops just written and brightness of their frames (search predicates).
+        backfill_attributes(self.catalog, self.home, [item.frame.id for item in scanned])
+        report.frames_scanned += len(scanned)
+        report.objects_stored += len(new_ids)
+        for item in scanned:
+            for found in item.objects:
+                report.by_label[found.label] = report.by_label.get(found.label, 0) + 1
+        report.seconds += time.perf_counter() - started
+
+    def during_indexing(self, frames: list[Frame]) -> None:
+        """The hook ``index_source`` calls after writing a batch: scan the frames just stored.
+
+        Only frames that have a vector for the embedder and no scan mark are scanned
+        (a frame stored by an earlier run and scanned then is skipped), with the very
+        arrays that were embedded, so the detector's memory answers for them.
+        """
+        images = {frame.index: frame.image for frame in frames}
+        records = frames_to_scan(
+            self.catalog,
+            self.source.id,
+            self.embedder.model_id,
+            self.detector.detector_id,
+            frame_indices=sorted(images),
+        )
+        pairs = [(record, images[record.frame_index]) for record in records]
+        for start in range(0, len(pairs), self.settings.batch_size):
+            self.scan(pairs[start : start + self.settings.batch_size])
+
+    def finish(self) -> ObjectIndexReport:
+        self.object_index.save()
+        return self.report
+
+
+class StageWorker:
+    """Runs a stage's batches in one background thread, in order, one batch behind.
+
+    With objects on, the frame pass embeds batch N+1 while this thread crops, embeds
+    and stores the objects of batch N: on two cores each side keeps one busy (both
+    networks run with one onnxruntime thread). The queue holds one batch, so memory
+    stays bounded; an error in the stage is raised in the caller at its next
+    ``submit`` or at ``close``.
+    """
+
+    def __init__(self, work: Callable[[list[Frame]], None], name: str = "vigil-objects") -> None:
+        self._work = work
+        self._queue: queue.Queue[list[Frame] | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue  # drain: the caller hears of the first error
+            try:
+                self._work(item)
+            except BaseException as error:  # handed to the caller's thread
+                self._error = error
+
+    def submit(self, frames: list[Frame]) -> None:
+        self._raise()
+        self._queue.put(list(frames))
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Wait for every submitted batch; re-raise the stage's error if asked."""
+        self._queue.put(None)
+        self._thread.join()
+        if raise_error:
+            self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
 def index_objects(
     source: Source,
     *,
@@ -95,51 +239,35 @@ def index_objects(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ObjectIndexReport:
     """Detect, crop, embed and store the objects of a source's indexed, unscanned frames."""
-    report = ObjectIndexReport(source)
-    vector_table = ObjectVectors(catalog)
+    stage = ObjectPass(
+        source,
+        catalog=catalog,
+        object_index=object_index,
+        embedder=embedder,
+        detector=detector,
+        settings=settings,
+        home=home,
+    )
     started = time.perf_counter()
     todo = frames_to_scan(catalog, source.id, embedder.model_id, detector.detector_id)
     if max_frames is not None:
         todo = todo[:max_frames]
     if not todo:
-        return report
+        return stage.report
     batch: list[tuple[FrameRecord, np.ndarray]] = []
-    # (box, label, vector) of the objects of the last scanned frame, for repeats.
-    previous: list[tuple[tuple[float, float, float, float], str, np.ndarray]] = []
-
-    def flush() -> None:
-        nonlocal previous
-        scanned, crops = _detect_and_crop(batch, detector, settings, home)
-        vectors, previous, reused = _embed_or_reuse(scanned, crops, previous, embedder)
-        report.vectors_reused += reused
-        new_ids = add_scanned_frames(
-            catalog, embedder.model_id, detector.detector_id, scanned, vectors
-        )
-        if new_ids:
-            # Read the vectors back by id: frames another run scanned meanwhile were
-            # skipped with their objects, so the stored ones need not be a tail of ``vectors``.
-            ids = np.asarray(new_ids, dtype=np.int64)
-            stored = vectors if len(new_ids) == len(vectors) else vector_table.get_vectors(ids)
-            object_index.add(ids, stored)
-        # Colours of the crops just written and brightness of their frames (search predicates).
-        backfill_attributes(catalog, home, [item.frame.id for item in scanned])
-        report.frames_scanned += len(scanned)
-        report.objects_stored += len(new_ids)
-        for item in scanned:
-            for found in item.objects:
-                report.by_label[found.label] = report.by_label.get(found.label, 0) + 1
-        if on_progress is not None:
-            on_progress(report.frames_scanned, len(todo))
-        batch.clear()
-
     for record, image in stored_frame_images(source, todo, home):
         batch.append((record, image))
         if len(batch) >= settings.batch_size:
-            flush()
+            stage.scan(batch)
+            batch = []
+            if on_progress is not None:
+                on_progress(stage.report.frames_scanned, len(todo))
     if batch:
-        flush()
-    object_index.save()
-    report.seconds = time.perf_counter() - started
+        stage.scan(batch)
+        if on_progress is not None:
+            on_progress(stage.report.frames_scanned, len(todo))
+    report = stage.finish()
+    report.seconds = time.perf_counter() - started  # decoding included
     return report
 
 
