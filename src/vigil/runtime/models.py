@@ -20,7 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.catalog.models_store import ready_model
+from vigil.catalog.models_store import (
+    ModelKind,
+    ModelRecord,
+    ModelStatus,
+    list_models,
+    ready_model,
+)
 from vigil.catalog.store import Catalog
 from vigil.embedders.base import Embedder
 from vigil.errors import InvalidInputError
@@ -31,6 +37,7 @@ from vigil.runtime.scorers import (
     ZeroShotScorer,
     is_anomaly_folder,
 )
+from vigil.runtime.swap import ModelRef, Resolver
 from vigil.scenarios.spec import ScenarioSpec
 
 SCENARIO_PREFIX = "scenario:"
@@ -82,8 +89,7 @@ def resolve_scorer(
                 "and pass the model folder it prints (or an export-edge folder) as --model"
             )
         return zero_shot_from_spec(embedder(), spec)
-    registered = registry_path(catalog, reference)
-    return OnnxScorer(registered, threads=threads)
+    return registry_scorer(catalog, ready_model(catalog, reference), threads=threads)
 
 
 def registry_path(catalog: Catalog, reference: str) -> Path:
@@ -93,4 +99,87 @@ def registry_path(catalog: Catalog, reference: str) -> Path:
     return record.path
 
 
-__all__ = ["SCENARIO_PREFIX", "registry_path", "resolve_scorer", "zero_shot_from_spec"]
+def registry_scorer(catalog: Catalog, record: ModelRecord, *, threads: int = 1) -> OnnxScorer:
+    """A ready registry model as a scorer that names its version on every event."""
+    assert record.path is not None  # ready_model refuses a record without a file
+    scorer = OnnxScorer(record.path, threads=threads)
+    scorer.model_version = record.name
+    scorer.registry_model_id = record.id
+    return scorer
+
+
+def model_ref(record: ModelRecord) -> ModelRef:
+    assert record.path is not None
+    return ModelRef(id=record.id, name=record.name, path=record.path)
+
+
+def latest_ready_resolver(catalog: Catalog, scenario: str, kind: ModelKind) -> Resolver:
+    """The scenario's newest ready model of ``kind``: what a slot follows when no model
+    was promoted (``champion_resolver`` prefers the promoted one)."""
+
+    def resolve() -> ModelRef | None:
+        ready = [
+            record
+            for record in list_models(catalog, scenario=scenario, status=ModelStatus.READY)
+            if record.kind == kind and record.path is not None
+        ]
+        return model_ref(ready[-1]) if ready else None
+
+    return resolve
+
+
+def champion_resolver(catalog: Catalog, scenario: str, kind: ModelKind) -> Resolver:
+    """What a running registry model of ``scenario`` follows: the model to run now."""
+    return latest_ready_resolver(catalog, scenario, kind)
+
+
+def training_reference(
+    catalog: Catalog, home: Path, record: ModelRecord, scorer: Scorer, *, limit: int = 300
+) -> np.ndarray | None:
+    """The histogram of ``scorer``'s confidence on the items it was trained on.
+
+    Made at load time from the training snapshot the registry keeps (the item
+    ids) and the items' thumbnails, which are what distillation trained on, so
+    every registered model has a reference without anything stored beside it.
+    None when no item can be read (the workspace was pruned since).
+    """
+    from vigil.catalog.scenarios_store import item_thumbnails
+    from vigil.catalog.types import ItemKind
+    from vigil.errors import CorruptMediaError, ImageTooLargeError
+    from vigil.runtime.drift import reference_histogram
+    from vigil.sources.images import read_image
+
+    by_kind: dict[ItemKind, list[int]] = {}
+    for item in list(record.snapshot.get("item_ids", []))[:limit]:
+        kind, _, number = str(item).partition(":")
+        if number.isdigit() and kind in {k.value for k in ItemKind}:
+            by_kind.setdefault(ItemKind(kind), []).append(int(number))
+    images = []
+    for kind, ids in by_kind.items():
+        for relative in item_thumbnails(catalog, kind, ids).values():
+            try:
+                images.append(read_image(home / relative))
+            except (CorruptMediaError, ImageTooLargeError, OSError):
+                continue
+    if not images:
+        return None
+    confidences = np.concatenate(
+        [
+            scorer.score(images[start : start + 32]).max(axis=1)
+            for start in range(0, len(images), 32)
+        ]
+    )
+    return reference_histogram(confidences)
+
+
+__all__ = [
+    "SCENARIO_PREFIX",
+    "champion_resolver",
+    "latest_ready_resolver",
+    "model_ref",
+    "registry_path",
+    "registry_scorer",
+    "resolve_scorer",
+    "training_reference",
+    "zero_shot_from_spec",
+]
