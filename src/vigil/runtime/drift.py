@@ -27,28 +27,33 @@ import numpy as np
 
 from vigil.errors import InvalidInputError
 
-BINS = 10  # equal-width confidence bins on [0, 1]
-EPSILON = 1e-3  # floor of a bin's share: an empty bin would make PSI infinite
+# Five equal-width confidence bins on [0, 1], and half a frame added to every bin of
+# both histograms (additive smoothing). PSI is usually read on ten bins over large
+# samples; over a window of a hundred frames against a reference of a few dozen
+# training items, ten raw bins read sampling noise as drift. Measured with
+# EfficientNet-Lite0 against 40 vtest.avi frames (reference): 40 other vtest frames
+# gave 0.18 with 10 bins and 0.08 with these; 16 unrelated photos gave 0.96 and 0.82.
+BINS = 5
+PSEUDO_COUNT = 0.5
 
 
 def reference_histogram(confidences: np.ndarray, bins: int = BINS) -> np.ndarray:
-    """Share of ``confidences`` (N,) in each of ``bins`` equal bins on [0, 1]."""
+    """Counts of ``confidences`` (N,) in ``bins`` equal bins on [0, 1] (float64)."""
     values = np.asarray(confidences, dtype=np.float64).ravel()
     if values.size == 0:
         raise InvalidInputError("a drift reference needs at least one score, got none")
     counts, _ = np.histogram(np.clip(values, 0.0, 1.0), bins=bins, range=(0.0, 1.0))
-    shares: np.ndarray = counts / counts.sum()
-    return shares
+    return counts.astype(np.float64)
 
 
 def psi(reference: np.ndarray, live: np.ndarray) -> float:
-    """Population stability index between two histograms of shares (same bins)."""
+    """Population stability index between two histograms of counts (same bins)."""
     if reference.shape != live.shape:
         raise InvalidInputError(
             f"PSI needs histograms of the same bins, got {reference.shape} and {live.shape}"
         )
-    expected = np.clip(reference, EPSILON, None)
-    actual = np.clip(live, EPSILON, None)
+    expected = reference + PSEUDO_COUNT
+    actual = live + PSEUDO_COUNT
     expected, actual = expected / expected.sum(), actual / actual.sum()
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
@@ -114,4 +119,4 @@ class DriftMonitor:
         return None
 
 
-__all__ = ["BINS", "DriftMonitor", "DriftReading", "psi", "reference_histogram"]
+__all__ = ["BINS", "PSEUDO_COUNT", "DriftMonitor", "DriftReading", "psi", "reference_histogram"]

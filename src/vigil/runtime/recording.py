@@ -114,6 +114,18 @@ class EventRecorder:
             if change is not None:
                 self._on_change(events, key, change, None, None, self.scorers)
 
+    def end_model(self, events: SourceEvents, slot: int) -> None:
+        """A model slot was swapped: close its open events at their last frame above
+        threshold, so each event is raised and ended by one model version."""
+        for key, track in list(events.tracks.items()):
+            if key[0] != slot:
+                continue
+            change = finish(track)
+            if change is not None:
+                self._on_change(events, key, change, None, None, self.scorers)
+            events.tracks.pop(key, None)
+            events.evidence.pop(key, None)
+
     def advance(
         self,
         events: SourceEvents,

@@ -160,6 +160,7 @@ class _SourceRun:
     # Per model slot: the scorer a drift monitor was made for (a swap starts a new one).
     drift: dict[int, tuple[Scorer, DriftMonitor]] = field(default_factory=dict)
     drift_reading: DriftReading | None = None  # of the first slot with a reference
+    scored_by: list[Scorer] = field(default_factory=list)  # the models of the last frame
 
 
 class Runner:
@@ -433,6 +434,11 @@ class Runner:
                         break
                     continue
                 active = list(self.scorers)  # one frame, one set of models (hot swap)
+                assert run.events is not None
+                for slot, before in enumerate(run.scored_by):
+                    if before is not active[slot]:  # swapped: v1's events end with v1
+                        self.recorder.end_model(run.events, slot)
+                run.scored_by = active
                 try:
                     scores = [scorer.score([item.frame.image])[0] for scorer in active]
                 except VigilError as error:  # one bad frame or model hiccup: keep going
