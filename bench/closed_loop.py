@@ -150,9 +150,8 @@ def run_loop(
         for second, label in FIRST_LABELS.items():
             assert second not in judged.frozen
             workspace.answer(SCENARIO, f"frame:{frames[second]}", label, annotator="first-pass")
-        say(
-            f"v1: {len(FIRST_LABELS)} labels ({sum(v == 'lawn' for v in FIRST_LABELS.values())} lawn)"
-        )
+        lawn = sum(v == "lawn" for v in FIRST_LABELS.values())
+        say(f"v1: {len(FIRST_LABELS)} labels ({lawn} lawn)")
         v1 = workspace.models.distill(SCENARIO, progress=False).models[-1]
         seconds["distill v1"] = time.monotonic() - started - sum(seconds.values())
         say(f"distilled {v1.name}: {v1.status}")
@@ -201,8 +200,8 @@ def run_loop(
         model.name: score_on_frozen(model.path, pictures, judged.truth)  # type: ignore[arg-type]
         for model in (v1, v2)
     }
-    lawn = sum(judged.truth[s] == "lawn" for s in judged.frozen)
-    say(f"frozen set: {len(judged.frozen)} frames of vtest.avi ({lawn} lawn), never trained on")
+    held = sum(judged.truth[s] == "lawn" for s in judged.frozen)
+    say(f"frozen set: {len(judged.frozen)} frames of vtest.avi ({held} lawn), never trained on")
     for name, row in scores.items():
         say(
             f"  {name:<26} balanced accuracy {row['balanced_accuracy']:.3f}  "
