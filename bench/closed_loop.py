@@ -87,12 +87,12 @@ class LoopResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def loop_settings(home: Path, embedder: str = "fake") -> Settings:
+def loop_settings(home: Path, embedder: str = "fake", epochs: int = 30) -> Settings:
     return Settings(
         home=home,
         embedder=EmbedderSettings(name=embedder),
         sampling=SamplingSettings(interval_s=1.0, dedup_threshold=0.0),
-        distill=DistillSettings(input_size=64, quantize=False, prune_amount=0.0),
+        distill=DistillSettings(input_size=64, epochs=epochs, quantize=False, prune_amount=0.0),
         runtime=RuntimeSettings(
             rate_fps=1.0, min_duration_s=0.0, quiet_period_s=1.0, off_threshold=0.5
         ),
@@ -132,12 +132,13 @@ def run_loop(
     video: Path,
     *,
     embedder: str = "fake",
+    epochs: int = 30,
     say: Callable[[str], None] = print,
 ) -> LoopResult:
     judged = Judged.load()
     seconds: dict[str, float] = {}
     started = time.monotonic()
-    with Workspace.open(loop_settings(home, embedder)) as workspace:
+    with Workspace.open(loop_settings(home, embedder, epochs)) as workspace:
         source = workspace.add_source(str(video), name="walkway")
         workspace.index([source.id])
         frames = {}
