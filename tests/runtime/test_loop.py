@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from tests.runtime.conftest import runtime_settings
 from tests.runtime.helpers import WALKWAY_CLASSES, build_lite0_classifier
+from vigil.catalog.models_promotions import promote_model, rollback_champion
 from vigil.catalog.models_store import ModelKind, ModelRecord, finish_model, start_model
 from vigil.catalog.types import EventQuery, EventRecord
 from vigil.cli.main import app
@@ -48,9 +49,9 @@ def loop_settings(home: Path, **runtime: object) -> Settings:
     )
 
 
-def register(workspace: Workspace, name: str, path: Path) -> ModelRecord:
+def register(workspace: Workspace, name: str, path: Path, *, promote: bool = True) -> ModelRecord:
     """A ready registry model of the scenario, trained (its snapshot says) on the indexed
-    vtest frames: those are the drift reference."""
+    vtest frames (those are the drift reference); promoted to champion unless told not."""
     frames = [f"frame:{hit}" for hit in range(1, 41)]
     record = start_model(
         workspace.catalog,
@@ -61,7 +62,10 @@ def register(workspace: Workspace, name: str, path: Path) -> ModelRecord:
         architecture="efficientnet-lite0",
         snapshot={"items": len(frames), "item_ids": frames},
     )
-    return finish_model(workspace.catalog, record.id, path, {}, "efficientnet-lite0")
+    finished = finish_model(workspace.catalog, record.id, path, {}, "efficientnet-lite0")
+    if promote:
+        promote_model(workspace.catalog, finished.id)
+    return finished
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +233,7 @@ def test_a_promoted_model_is_swapped_in_mid_run(home: Path, lite0_v2: Path) -> N
             deadline = time.monotonic() + 60
             while runner.health()[0].frames_processed < 20 and time.monotonic() < deadline:
                 time.sleep(0.05)
-            register(workspace, f"{SCENARIO}-v1-r2-float", lite0_v2)  # the new champion
+            register(workspace, f"{SCENARIO}-v1-r2-float", lite0_v2)  # promoted: the champion
             assert runner.wait(120)
         finally:
             runner.stop()
@@ -244,6 +248,23 @@ def test_a_promoted_model_is_swapped_in_mid_run(home: Path, lite0_v2: Path) -> N
     # v1's events end with v1; v2's start after the swap: one version per event, in order.
     assert versions == sorted(versions)
     assert all(e.status == "closed" for e in events)
+
+
+def test_a_challenger_is_not_run_until_promoted_and_a_rollback_swaps_back(
+    home: Path, lite0_v2: Path
+) -> None:
+    with Workspace.open(loop_settings(home)) as workspace:
+        runner = workspace.runtime.runner([f"{SCENARIO}-v1-r1-float"], ["walkway"])
+        register(workspace, f"{SCENARIO}-v1-r2-float", lite0_v2, promote=False)
+        assert runner.check_models() == []  # a challenger: the champion keeps running
+        promote_model(workspace.catalog, f"{SCENARIO}-v1-r2-float")
+        [swap] = runner.check_models()
+        assert (swap.before, swap.after) == (f"{SCENARIO}-v1-r1-float", f"{SCENARIO}-v1-r2-float")
+        rollback_champion(workspace.catalog, SCENARIO)
+        [back] = runner.check_models()
+        assert back.after == f"{SCENARIO}-v1-r1-float"
+        assert runner.scorers[0].model_version == f"{SCENARIO}-v1-r1-float"
+        assert runner.scorers[0].drift_reference is not None  # the swapped-in one has its own
 
 
 def test_a_pinned_run_and_a_model_with_other_classes_are_not_swapped(

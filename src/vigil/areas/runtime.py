@@ -167,7 +167,7 @@ class Runtime:
             )
             return fresh
 
-        resolver = champion_resolver(context.catalog, record.scenario, record.kind)
+        resolver = champion_resolver(context.catalog, record.scenario)
         return ModelFollower(resolver, load, current=model_ref(record))
 
     def events(self, query: EventQuery | None = None) -> list[EventRecord]:

@@ -21,13 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.catalog.models_store import (
-    ModelKind,
-    ModelRecord,
-    ModelStatus,
-    list_models,
-    ready_model,
-)
+from vigil.catalog.models_promotions import current_champion
+from vigil.catalog.models_store import ModelRecord, ModelStatus, ready_model
 from vigil.catalog.store import Catalog
 from vigil.embedders.base import Embedder
 from vigil.errors import InvalidInputError
@@ -116,24 +111,18 @@ def model_ref(record: ModelRecord) -> ModelRef:
     return ModelRef(id=record.id, name=record.name, path=record.path)
 
 
-def latest_ready_resolver(catalog: Catalog, scenario: str, kind: ModelKind) -> Resolver:
-    """The scenario's newest ready model of ``kind``: what a slot follows when no model
-    was promoted (``champion_resolver`` prefers the promoted one)."""
+def champion_resolver(catalog: Catalog, scenario: str) -> Resolver:
+    """What a running registry model of ``scenario`` follows: the scenario's champion
+    (``vigil model promote`` / ``rollback``, or an automatic promotion). None while the
+    scenario has no champion, or when it is not ready: the running model stays."""
 
     def resolve() -> ModelRef | None:
-        ready = [
-            record
-            for record in list_models(catalog, scenario=scenario, status=ModelStatus.READY)
-            if record.kind == kind and record.path is not None
-        ]
-        return model_ref(ready[-1]) if ready else None
+        record = current_champion(catalog, scenario)
+        if record is None or record.status is not ModelStatus.READY or record.path is None:
+            return None
+        return model_ref(record)
 
     return resolve
-
-
-def champion_resolver(catalog: Catalog, scenario: str, kind: ModelKind) -> Resolver:
-    """What a running registry model of ``scenario`` follows: the model to run now."""
-    return latest_ready_resolver(catalog, scenario, kind)
 
 
 def training_reference(
@@ -183,7 +172,6 @@ def training_reference(
 __all__ = [
     "SCENARIO_PREFIX",
     "champion_resolver",
-    "latest_ready_resolver",
     "model_ref",
     "registry_path",
     "registry_scorer",
