@@ -311,6 +311,28 @@ class RuntimeSettings(BaseModel):
         1.0, gt=0, description="First delay before reconnecting a dropped stream; doubles."
     )
     reconnect_max_s: float = Field(30.0, gt=0, description="Longest delay between reconnects.")
+    model_poll_s: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "Seconds between checks for a newly promoted model of a registry model's scenario; "
+            "a promotion is picked up without a restart."
+        ),
+    )
+    drift_psi_bound: float = Field(
+        0.2,
+        gt=0,
+        description=(
+            "A 'drift' warning event is raised when the population stability index of a "
+            "source's model confidence against the training reference passes this."
+        ),
+    )
+    drift_window: int = Field(
+        120, ge=1, description="Recent scored frames per source the drift index is computed on."
+    )
+    drift_min_frames: int = Field(
+        30, ge=1, description="Scored frames a source needs before its drift index is shown."
+    )
 
 
 class ScenarioSettings(BaseModel):

@@ -95,7 +95,13 @@ def with_scenario(console_app: FastAPI) -> FastAPI:
     assert wait_for_job(client, labeled.json()["id"])["status"] == "succeeded"
     run = client.post(
         "/api/v1/jobs/run",
-        json={"models": ["scenario:walkers"], "sources": ["walkway"], "duration_s": 8},
+        # Both classes: the scenario's alert_classes (people) alone are the run's default.
+        json={
+            "models": ["scenario:walkers"],
+            "sources": ["walkway"],
+            "duration_s": 8,
+            "classes": ["people", "vehicles"],
+        },
     )
     assert run.status_code == 202, run.text
     assert wait_for_job(client, run.json()["id"])["status"] == "succeeded"
@@ -306,6 +312,14 @@ def test_open_an_event_and_see_its_evidence(
     )
     assert "peak" in first.inner_text() and "alerts:" in first.inner_text()
     shot(p, "event-open.png")
+    # Correct it to the other class: a label of the scenario, or one clear refusal when
+    # the event's peak lies beyond the indexed first 25 s.
+    first.locator("button.correct").click()
+    p.wait_for_function(
+        "() => /corrected as|no indexed frame/.test(document.querySelector('#status').textContent)"
+    )
+    assert first.locator(".detail").count() == 1  # the click did not fold the event
+    shot(p, "event-feedback.png")
     # Triage: mark it reviewed; the mark is stored, so a reload still shows it.
     first.locator("button.triage").click()
     p.wait_for_selector("#timeline li >> nth=0 >> button.triage[data-reviewed=yes]")

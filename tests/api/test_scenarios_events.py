@@ -168,3 +168,48 @@ def test_run_job_raises_events_with_evidence(scenario_client: TestClient) -> Non
     )
     assert bad_model.status_code == 422 and "outside the workspace" in bad_model.json()["detail"]
     assert client.get("/api/v1/events", params={"status": "bogus"}).status_code == 422
+
+
+def test_event_and_search_hit_feedback_over_rest(scenario_client: TestClient) -> None:
+    client = scenario_client
+    events = client.get("/api/v1/events", params={"scenario": "crowd"}).json()
+    if not events:
+        job = client.post(
+            "/api/v1/jobs/run",
+            json={"models": ["scenario:crowd"], "sources": ["walkway"], "duration_s": 20},
+        )
+        assert wait_for_job(client, job.json()["id"])["status"] == "succeeded"
+        events = client.get("/api/v1/events", params={"scenario": "crowd"}).json()
+    event = events[-1]
+    url = f"/api/v1/events/{event['id']}/feedback"
+    wrong = "quiet" if event["class_name"] == "crowd" else "crowd"
+    if event["details"]["media_time_s"]["peak"] > 12 + 2.5:
+        # Only the first 12 s are indexed: no frame near the peak to label, nothing stored.
+        refused = client.post(url, json={"label": wrong})
+        assert refused.status_code == 422 and "index it first" in refused.json()["detail"]
+        source = client.get("/api/v1/sources").json()[0]["id"]
+        job = client.post("/api/v1/jobs/index", json={"sources": [source], "max_frames": 80})
+        assert wait_for_job(client, job.json()["id"])["status"] == "succeeded"
+    given = client.post(url, json={"label": wrong, "annotator": "ops"})
+    assert given.status_code == 201, given.text
+    body = given.json()
+    assert body["verdict"] == "corrected" and body["predicted"] == event["class_name"]
+    assert body["event_id"] == event["id"] and body["origin"] == "event"
+    shown = client.get(f"/api/v1/events/{event['id']}").json()
+    assert shown["feedback"]["label"] == wrong
+    again = client.post(url, json={"confirm": True})
+    assert again.status_code == 422 and "replace" in again.json()["detail"]
+    assert client.post(url, json={"label": "nope", "replace": True}).status_code == 422
+    assert client.post(url, json={}).status_code == 422
+    assert client.post(url, json={"label": "quiet", "extra": 1}).status_code == 422
+    assert client.post("/api/v1/events/999999/feedback", json={"confirm": True}).status_code == 404
+    replaced = client.post(url, json={"confirm": True, "replace": True})
+    assert replaced.status_code == 201 and replaced.json()["verdict"] == "confirmed"
+    hit = client.post(
+        "/api/v1/scenarios/crowd/feedback", json={"item": "frame:2", "label": "quiet"}
+    )
+    assert hit.status_code == 201 and hit.json()["origin"] == "search", hit.text
+    unknown = client.post(
+        "/api/v1/scenarios/crowd/feedback", json={"item": "frame:999999", "label": "quiet"}
+    )
+    assert unknown.status_code == 404

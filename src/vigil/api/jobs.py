@@ -317,6 +317,7 @@ def run_models(workspace: Workspace, job: Job[RunJobIn]) -> dict[str, Any]:
         list(job.inputs.sources),
         classes=job.inputs.classes or None,
         realtime=job.inputs.realtime,
+        threshold=job.inputs.threshold,
     )
     started = time.monotonic()
 

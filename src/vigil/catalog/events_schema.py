@@ -12,7 +12,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.catalog.base import Base, UTCDateTime, utcnow
@@ -32,6 +42,9 @@ class EventRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     model_id: Mapped[str] = mapped_column(String(300))
+    # The registry model that raised it (revision feedback_0001); None for files and zero-shot.
+    model_version: Mapped[str | None] = mapped_column(String(300))
+    registry_model_id: Mapped[int | None] = mapped_column(Integer)
     scenario: Mapped[str] = mapped_column(String(200))
     class_name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))  # open | closed | interrupted
@@ -70,4 +83,37 @@ class AlertDeliveryRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EventFeedbackRow(Base):
+    """A person's verdict on an event or a search hit, with where it came from.
+
+    Created by revision ``feedback_0001``. The label itself is stored as the item's
+    human label of the scenario (same transaction); this row keeps the provenance:
+    which event, which model version raised it, what it predicted.
+    """
+
+    __tablename__ = "event_feedback"
+    __table_args__ = (
+        CheckConstraint(
+            "(frame_id IS NULL) <> (object_id IS NULL)", name="ck_event_feedback_one_item"
+        ),
+        UniqueConstraint("event_id", name="uq_event_feedback_event"),
+        Index("ix_event_feedback_scenario", "scenario"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    scenario: Mapped[str] = mapped_column(String(200))
+    frame_id: Mapped[int | None] = mapped_column(ForeignKey("frames.id", ondelete="CASCADE"))
+    object_id: Mapped[int | None] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(16))  # confirmed | corrected
+    label: Mapped[str] = mapped_column(String(200))  # the class the person says is right
+    predicted: Mapped[str | None] = mapped_column(String(200))  # the event's class
+    model_id: Mapped[str | None] = mapped_column(String(300))
+    model_version: Mapped[str | None] = mapped_column(String(300))
+    origin: Mapped[str] = mapped_column(String(16))  # event | search
+    annotator: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -39,6 +39,8 @@ class NewEvent:
     peak_at: datetime
     frames: int
     details: dict[str, Any]
+    model_version: str | None = None  # registry model name, when it came from the registry
+    registry_model_id: int | None = None
 
 
 class EventStore:
@@ -55,6 +57,8 @@ class EventStore:
             row = EventRow(
                 source_id=event.source_id,
                 model_id=event.model_id,
+                model_version=event.model_version,
+                registry_model_id=event.registry_model_id,
                 scenario=event.scenario,
                 class_name=event.class_name,
                 status="open",
@@ -313,6 +317,8 @@ def _event(row: EventRow, source_name: str) -> EventRecord:
         details=dict(row.details_json or {}),
         reviewed_at=row.reviewed_at,
         reviewed_by=row.reviewed_by,
+        model_version=row.model_version,
+        registry_model_id=row.registry_model_id,
     )
 
 

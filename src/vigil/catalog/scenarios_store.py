@@ -383,6 +383,15 @@ def set_human_label(
 
     ``label`` must already be one of the scenario's classes (the caller checks it).
     """
+    with guard("store the answer"), catalog.writes.begin() as session:
+        upsert_human_label(session, scope, item_id, label, annotator)
+
+
+def upsert_human_label(
+    session: Session, scope: LabelScope, item_id: int, label: str, annotator: str
+) -> None:
+    """``set_human_label`` inside a caller's transaction (feedback stores its provenance
+    row in the same one, so a label and where it came from exist together or not at all)."""
     kind = scope.kind
     if not annotator.strip():
         raise InvalidInputError("annotator must not be empty")
@@ -392,25 +401,22 @@ def set_human_label(
         if kind == ItemKind.FRAME
         else ScenarioHumanLabelRow.object_id
     )
-    with guard("store the answer"), catalog.writes.begin() as session:
-        if session.get(item_table, item_id) is None:
-            raise NotFoundError(
-                f"no {kind.value} with id {item_id}; scenario {scope.name!r} labels {kind.value}s"
-            )
-        row = session.scalar(
-            select(ScenarioHumanLabelRow).where(
-                ScenarioHumanLabelRow.scenario_id == scope.scenario_id, column == item_id
-            )
+    if session.get(item_table, item_id) is None:
+        raise NotFoundError(
+            f"no {kind.value} with id {item_id}; scenario {scope.name!r} labels {kind.value}s"
         )
-        if row is None:
-            row = ScenarioHumanLabelRow(
-                scenario_id=scope.scenario_id, **_item_columns(kind, item_id)
-            )
-            session.add(row)
-        row.label = label
-        row.annotator = annotator.strip()
-        row.version = scope.version
-        row.created_at = utcnow()
+    row = session.scalar(
+        select(ScenarioHumanLabelRow).where(
+            ScenarioHumanLabelRow.scenario_id == scope.scenario_id, column == item_id
+        )
+    )
+    if row is None:
+        row = ScenarioHumanLabelRow(scenario_id=scope.scenario_id, **_item_columns(kind, item_id))
+        session.add(row)
+    row.label = label
+    row.annotator = annotator.strip()
+    row.version = scope.version
+    row.created_at = utcnow()
 
 
 def human_labels(catalog: Catalog, scope: LabelScope) -> dict[int, str]:

@@ -160,7 +160,7 @@ from vigil.catalog import (  # noqa: E402  (after Base: each module adds its tab
     anomaly_schema,  # noqa: F401  (revision anomaly_0001)
     api_schema,  # noqa: F401  (revision api_0001)
     attributes_schema,  # noqa: F401  (revision attributes_0001)
-    events_schema,  # noqa: F401  (revision events_0001)
+    events_schema,  # noqa: F401  (revisions events_0001, feedback_0001)
     models_schema,  # noqa: F401  (revision models_0001)
     scenarios_schema,  # noqa: F401  (revision scenarios_0001)
     site_schema,  # noqa: F401  (revision site_0001)

@@ -133,6 +133,9 @@ class EventRecord:
     details: dict[str, Any] = field(default_factory=dict)
     reviewed_at: datetime | None = None  # triage: when an operator marked it reviewed
     reviewed_by: str | None = None
+    # The registry model (name, id) that raised it; None for ONNX files and zero-shot.
+    model_version: str | None = None
+    registry_model_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as sent in alerts and printed by ``vigil events show``."""
@@ -141,6 +144,8 @@ class EventRecord:
             "source_id": self.source_id,
             "source": self.source_name,
             "model_id": self.model_id,
+            "model_version": self.model_version,
+            "registry_model_id": self.registry_model_id,
             "scenario": self.scenario,
             "class": self.class_name,
             "status": self.status,

@@ -17,6 +17,7 @@ from vigil.catalog.types import EventQuery
 from vigil.cli.common import context_settings, friendly_errors, print_table
 from vigil.errors import InvalidInputError
 from vigil.runtime.alerts import SECRET_PREFIX, workspace_webhook_secret
+from vigil.runtime.swap import Swap
 from vigil.runtime.types import SourceHealth
 from vigil.workspace import Workspace
 
@@ -56,12 +57,18 @@ def _workspace(context: typer.Context, **runtime: object) -> Workspace:
 def _print_health(rows: list[SourceHealth]) -> None:
     for row in rows:
         state = "connected" if row.connected else ("finished" if row.finished else "down")
+        drift = f" drift_psi={row.drift_psi:.3f}" if row.drift_psi is not None else ""
         typer.echo(
             f"{row.source:<20} {state:<9} in={row.fps_in:5.1f}/s done={row.fps_processed:4.1f}/s "
             f"lag={row.lag_s:6.2f}s dropped={row.frames_dropped} corrupt={row.corrupt_frames} "
-            f"reconnects={row.reconnects} open={row.events_open}"
+            f"reconnects={row.reconnects} open={row.events_open}{drift}"
+            + (f" model={','.join(row.models)}" if row.models else "")
             + (f" error={row.last_error}" if row.last_error else "")
         )
+
+
+def _print_swap(swap: Swap) -> None:
+    typer.echo(swap.message)
 
 
 @friendly_errors
@@ -87,8 +94,28 @@ def run(
     ] = None,
     event_class: Annotated[
         list[str] | None,
-        typer.Option("--class", help="Only these classes raise events (default: all)."),
+        typer.Option(
+            "--class",
+            help="Only these classes raise events (default: the scenario's alert_classes, "
+            "else all).",
+        ),
     ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Score that starts an event (default: the scenario's alert_threshold, "
+            "else runtime.on_threshold).",
+        ),
+    ] = None,
+    pin: Annotated[
+        bool,
+        typer.Option(
+            "--pin",
+            help="Keep exactly the given registry models; do not swap to a newly promoted one.",
+        ),
+    ] = False,
     archive: Annotated[
         bool, typer.Option(help="Files as fast as possible, no frame dropped (not real time).")
     ] = False,
@@ -100,7 +127,15 @@ def run(
         context, rate_fps=rate, webhooks=webhook or None, mqtt_brokers=brokers or None
     ) as workspace:
         sources: list[int | str] = [int(s) if s.isdigit() else s for s in source]
-        runner = workspace.runner(model, sources, classes=event_class, realtime=not archive)
+        runner = workspace.runtime.runner(
+            model,
+            sources,
+            classes=event_class,
+            realtime=not archive,
+            threshold=threshold,
+            follow=not pin,
+            on_swap=_print_swap,
+        )
         if runner.interrupted:
             typer.echo(f"closed {len(runner.interrupted)} events left open by a stopped run")
         try:
@@ -170,6 +205,41 @@ def events_list(
     )
 
 
+@events_app.command("feedback")
+@friendly_errors
+def events_feedback(
+    context: typer.Context,
+    event_id: Annotated[int, typer.Argument(help="Event id.")],
+    label: Annotated[
+        str | None,
+        typer.Option(help="The class the event really shows (a correction)."),
+    ] = None,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="The event's class was right.")
+    ] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace an earlier verdict on this event.")
+    ] = False,
+    annotator: Annotated[str, typer.Option(help="Who gives the verdict.")] = "feedback",
+) -> None:
+    """Confirm or correct an event; it becomes a label of its scenario for the next model."""
+    if confirm == (label is not None):
+        raise InvalidInputError("give exactly one of --confirm or --label CLASS")
+    with _workspace(context) as workspace:
+        stored = workspace.runtime.feedback(
+            event_id, label=label, annotator=annotator, replace=replace
+        )
+    what = (
+        f"corrected: {stored.predicted} -> {stored.label}"
+        if stored.verdict == "corrected"
+        else f"confirmed: {stored.label}"
+    )
+    typer.echo(
+        f"event {event_id} {what}; {stored.item} labeled in scenario {stored.scenario!r} "
+        f"(model {stored.model_version or stored.model_id})"
+    )
+
+
 @events_app.command("show")
 @friendly_errors
 def events_show(
@@ -180,7 +250,9 @@ def events_show(
         event = workspace.runtime.event(event_id)
         deliveries = workspace.runtime.deliveries(event_id)
         home = workspace.home
+        feedback = workspace.runtime.feedback_of(event_id)
     shown = event.to_dict()
+    shown["feedback"] = feedback.to_dict() if feedback is not None else None
     for key in ("thumbnail_path", "strip_path"):
         if shown[key]:
             shown[key] = str((home / shown[key]).resolve())

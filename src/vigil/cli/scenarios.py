@@ -232,6 +232,7 @@ def scenario_review(
                 "zero_shot_label": i.zero_shot_label,
                 "disagree": i.disagree,
                 "priority": round(i.priority, 4),
+                "false_positive": i.false_positive,
             }
             for i in items
         ]
@@ -241,6 +242,8 @@ def scenario_review(
         typer.echo("nothing to review: every item is answered or none is indexed")
     for i in items:
         flag = f"  (zero-shot says {i.zero_shot_label})" if i.disagree else ""
+        if i.false_positive:
+            flag += "  (inside a corrected event)"
         typer.echo(
             f"{i.item:<16} {i.label:<20} p={i.confidence:.2f} margin={i.margin:.2f}  "
             f"{i.thumbnail_path}{flag}"

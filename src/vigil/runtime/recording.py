@@ -59,6 +59,21 @@ class SourceEvents:
         return round(max(0.0, t - self.media_offset), 3)
 
 
+@dataclass(frozen=True)
+class ModelPolicy:
+    """When one model's scores become events: its thresholds and the classes that count.
+
+    One per model slot, so two scenarios run side by side each keep their own
+    ``alert_threshold`` and ``alert_classes``.
+    """
+
+    rule: EventRule
+    classes: frozenset[str] | None = None  # None: every class of the model
+
+
+DRIFT_CLASS = "drift"  # the class name of drift warning events
+
+
 class EventRecorder:
     """Steps the tracks of every source and stores their events, evidence and alerts."""
 
@@ -74,6 +89,7 @@ class EventRecorder:
         thumbnail_size: int,
         classes: Sequence[str] | None,
         wake: Callable[[], None],
+        policies: Sequence[ModelPolicy] | None = None,
     ) -> None:
         self.scorers = list(scorers)
         self.store = store
@@ -82,7 +98,10 @@ class EventRecorder:
         self.home = home
         self.strip_frames = strip_frames
         self.thumbnail_size = thumbnail_size
-        self._classes = set(classes) if classes else None
+        default = ModelPolicy(rule, frozenset(classes) if classes else None)
+        self.policies = list(policies) if policies is not None else [default] * len(self.scorers)
+        if len(self.policies) != len(self.scorers):
+            raise ValueError(f"{len(self.policies)} policies for {len(self.scorers)} models")
         self._wake = wake  # tells the alert dispatcher that deliveries are queued
 
     def new_source(self, source_id: int) -> SourceEvents:
@@ -93,7 +112,19 @@ class EventRecorder:
         for key, track in list(events.tracks.items()):
             change = finish(track)
             if change is not None:
-                self._on_change(events, key, change, None, None)
+                self._on_change(events, key, change, None, None, self.scorers)
+
+    def end_model(self, events: SourceEvents, slot: int) -> None:
+        """A model slot was swapped: close its open events at their last frame above
+        threshold, so each event is raised and ended by one model version."""
+        for key, track in list(events.tracks.items()):
+            if key[0] != slot:
+                continue
+            change = finish(track)
+            if change is not None:
+                self._on_change(events, key, change, None, None, self.scorers)
+            events.tracks.pop(key, None)
+            events.evidence.pop(key, None)
 
     def advance(
         self,
@@ -103,28 +134,33 @@ class EventRecorder:
         scores: list[np.ndarray],
         *,
         media_time: float | None = None,
+        models: Sequence[Scorer] | None = None,
     ) -> None:
         """Step every (model, class) track by one frame scored at time ``t``; store changes.
 
         ``media_time`` (seconds into the source's media) lets alerts say where in the
-        video an event is, which a wall-clock time cannot for an archive.
+        video an event is, which a wall-clock time cannot for an archive. ``models``
+        are the scorers that made ``scores`` (after a hot swap, the new ones): an
+        event names the version that raised it.
         """
+        active = list(models) if models is not None else self.scorers
         if media_time is not None:
             events.media_offset = t - media_time
         small = _shrink(image, self.thumbnail_size)
         events.ring.append(small)
-        for model_index, (scorer, row) in enumerate(zip(self.scorers, scores, strict=True)):
+        for model_index, (scorer, row) in enumerate(zip(active, scores, strict=True)):
+            policy = self.policies[model_index]
             for class_index, name in enumerate(scorer.class_names):
-                if self._classes is not None and name not in self._classes:
+                if policy.classes is not None and name not in policy.classes:
                     continue
                 key = (model_index, class_index)
                 track, change = step(
-                    events.tracks.get(key, Track()), t, float(row[class_index]), self.rule
+                    events.tracks.get(key, Track()), t, float(row[class_index]), policy.rule
                 )
                 events.tracks[key] = track
                 self._keep_evidence(events, key, track, t, small)
                 if change is not None:
-                    self._on_change(events, key, change, t, row)
+                    self._on_change(events, key, change, t, row, active)
                 elif key in events.open_events and track.last_above == t:
                     opened = events.open_events[key]
                     if t - opened.saved_at >= PROGRESS_EVERY_S:
@@ -151,12 +187,13 @@ class EventRecorder:
         change: Change,
         t: float | None,
         row: np.ndarray | None,
+        models: Sequence[Scorer],
     ) -> None:
         """Store what ``change`` says happened to the event of ``key`` (model, class)."""
         assert change.track.started_at is not None and change.track.peak_at is not None
         if change.kind == ChangeKind.STARTED:
             assert t is not None and row is not None
-            self._event_started(events, key, change.track, t, row)
+            self._event_started(events, key, change.track, t, row, models[key[0]])
         elif change.kind == ChangeKind.PEAK and key in events.open_events:
             assert t is not None
             self._event_peaked(events, key, change.track, t)
@@ -165,11 +202,17 @@ class EventRecorder:
             self._event_ended(events, key, change.track, change.ended_at)
 
     def _event_started(
-        self, events: SourceEvents, key: tuple[int, int], track: Track, t: float, row: np.ndarray
+        self,
+        events: SourceEvents,
+        key: tuple[int, int],
+        track: Track,
+        t: float,
+        row: np.ndarray,
+        scorer: Scorer,
     ) -> None:
         """Store the event with its pending alerts, then its best frame so far."""
         assert track.started_at is not None and track.peak_at is not None
-        scorer = self.scorers[key[0]]
+        rule = self.policies[key[0]].rule
         details = {
             "trigger_frame_time": _iso(t),
             "media_time_s": {
@@ -177,10 +220,10 @@ class EventRecorder:
                 "peak": events.media(track.peak_at),
             },
             "thresholds": {
-                "on": self.rule.on_threshold,
-                "off": self.rule.off_threshold,
-                "min_duration_s": self.rule.min_duration_s,
-                "quiet_period_s": self.rule.quiet_period_s,
+                "on": rule.on_threshold,
+                "off": rule.off_threshold,
+                "min_duration_s": rule.min_duration_s,
+                "quiet_period_s": rule.quiet_period_s,
             },
             "scores": {
                 name: round(float(value), 4)
@@ -191,6 +234,8 @@ class EventRecorder:
             NewEvent(
                 source_id=events.source_id,
                 model_id=scorer.model_id,
+                model_version=scorer.model_version,
+                registry_model_id=scorer.registry_model_id,
                 scenario=scorer.scenario,
                 class_name=scorer.class_names[key[1]],
                 started_at=_utc(track.started_at),
@@ -247,6 +292,56 @@ class EventRecorder:
         )
         events.tracks.pop(key, None)
         self._wake()
+
+    def record_drift(
+        self,
+        events: SourceEvents,
+        t: float,
+        image: np.ndarray,
+        scorer: Scorer,
+        *,
+        psi: float,
+        bound: float,
+        frames: int,
+    ) -> int:
+        """Store a 'drift' warning event (opened and closed at once) with the frame that
+        tipped it; it goes out through the alert outbox like any event. Returns its id."""
+        now = _utc(t)
+        record = self.store.open_event(
+            NewEvent(
+                source_id=events.source_id,
+                model_id=scorer.model_id,
+                model_version=scorer.model_version,
+                registry_model_id=scorer.registry_model_id,
+                scenario=scorer.scenario,
+                class_name=DRIFT_CLASS,
+                started_at=now,
+                last_seen_at=now,
+                peak_score=psi,
+                peak_at=now,
+                frames=frames,
+                details={
+                    "drift": {"psi": round(psi, 4), "bound": bound, "frames": frames},
+                    "media_time_s": {"start": events.media(t), "peak": events.media(t)},
+                },
+            ),
+            self.targets,
+        )
+        thumbnail = f"events/{record.id}/best.jpg"
+        write_thumbnail(self.home, thumbnail, _shrink(image, self.thumbnail_size), 10_000)
+        self.store.close_event(
+            record.id,
+            ended_at=now,
+            peak_score=psi,
+            peak_at=now,
+            frames=frames,
+            thumbnail_path=thumbnail,
+            strip_path=None,
+            targets=self.targets,
+            media={"end": events.media(t)},
+        )
+        self._wake()
+        return record.id
 
     def _write_best(self, events: SourceEvents, key: tuple[int, int], relpath: str) -> None:
         evidence = events.evidence.get(key)
@@ -307,4 +402,4 @@ def _iso(t: float) -> str:
     return _utc(t).isoformat()
 
 
-__all__ = ["EventRecorder", "SourceEvents"]
+__all__ = ["DRIFT_CLASS", "EventRecorder", "ModelPolicy", "SourceEvents"]

@@ -27,12 +27,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from vigil.catalog.events_store import EventStore
 from vigil.errors import InvalidInputError, SourceError, StreamUnavailableError, VigilError
 from vigil.runtime.alerts import AlertDispatcher
+from vigil.runtime.drift import DriftMonitor, DriftReading
 from vigil.runtime.events import EventRule
-from vigil.runtime.recording import EventRecorder, SourceEvents
+from vigil.runtime.recording import EventRecorder, ModelPolicy, SourceEvents
 from vigil.runtime.scorers import Scorer
+from vigil.runtime.swap import ModelFollower, Swap
 from vigil.runtime.types import SourceHealth
 from vigil.settings import RuntimeSettings
 from vigil.sources.readers import (
@@ -153,6 +157,10 @@ class _SourceRun:
     meter_out: RateMeter = field(default_factory=RateMeter)
     events: SourceEvents | None = None  # the event tracks of this source (set by Runner)
     threads: list[threading.Thread] = field(default_factory=list)
+    # Per model slot: the scorer a drift monitor was made for (a swap starts a new one).
+    drift: dict[int, tuple[Scorer, DriftMonitor]] = field(default_factory=dict)
+    drift_reading: DriftReading | None = None  # of the first slot with a reference
+    scored_by: list[Scorer] = field(default_factory=list)  # the models of the last frame
 
 
 class Runner:
@@ -171,7 +179,15 @@ class Runner:
         dispatcher: AlertDispatcher | None = None,
         stream_timeout_s: tuple[float, float] = STREAM_TIMEOUT_S,
         thumbnail_size: int = EVIDENCE_SIDE,
+        policies: Sequence[ModelPolicy] | None = None,
+        followers: dict[int, ModelFollower] | None = None,
+        on_swap: Callable[[Swap], None] | None = None,
     ) -> None:
+        """``policies`` (one per model) give each model its own thresholds and event
+        classes (a scenario's ``alert_threshold`` / ``alert_classes``); without them
+        every model uses ``settings`` and ``classes``. ``followers`` map a model slot
+        to what it should follow (``vigil.runtime.swap``): the slot is hot-swapped
+        when the followed model changes, and ``on_swap`` hears about it."""
         if not sources:
             raise InvalidInputError("vigil run needs at least one source, got none")
         if not scorers:
@@ -192,6 +208,9 @@ class Runner:
             quiet_period_s=settings.quiet_period_s,
         )
         self.scorers = list(scorers)
+        self.followers = dict(followers or {})
+        self.on_swap = on_swap
+        self.swaps: list[Swap] = []
         self.store = store
         self.settings = settings
         self.home = Path(home)
@@ -210,6 +229,7 @@ class Runner:
             thumbnail_size=thumbnail_size,
             classes=classes,
             wake=self._wake,
+            policies=policies,
         )
         self._period = 1.0 / settings.rate_fps
         self._stop = threading.Event()
@@ -224,6 +244,7 @@ class Runner:
         ]
         self.interrupted: list[int] = []
         self._started = False
+        self._watcher: threading.Thread | None = None
 
     # -- control --------------------------------------------------------------------------
 
@@ -248,6 +269,9 @@ class Runner:
             run.threads = [reader, scorer]
             reader.start()
             scorer.start()
+        if self.followers:
+            self._watcher = threading.Thread(target=self._watch_loop, name="models", daemon=True)
+            self._watcher.start()
 
     def stop(self, *, drain_s: float = 2.0) -> None:
         """Stop reading, finish the frames in hand, close open events, flush alerts."""
@@ -257,6 +281,8 @@ class Runner:
         for run in self._runs:
             for thread in run.threads:
                 thread.join(timeout=self.stream_timeout_s[1] + 10)
+        if self._watcher is not None:
+            self._watcher.join(timeout=30)
         if self.dispatcher is not None:
             self.dispatcher.stop(drain_s=drain_s)
 
@@ -295,6 +321,7 @@ class Runner:
 
     def health(self) -> list[SourceHealth]:
         now = time.monotonic()
+        models = tuple(scorer.model_version or scorer.model_id for scorer in self.scorers)
         for run in self._runs:
             if isinstance(run.reader, ReconnectingStreamReader):
                 run.connected = run.reader.connected and not run.reader_done
@@ -315,6 +342,9 @@ class Runner:
                 reconnects=run.reconnects,
                 events_open=len(run.events.open_events) if run.events else 0,
                 last_error=run.last_error,
+                models=models,
+                drift_psi=run.drift_reading.psi if run.drift_reading else None,
+                drift_frames=run.drift_reading.frames if run.drift_reading else 0,
             )
             for run in self._runs
         ]
@@ -403,8 +433,14 @@ class Runner:
                     if run.buffer.closed or self._stop.is_set():
                         break
                     continue
+                active = list(self.scorers)  # one frame, one set of models (hot swap)
+                assert run.events is not None
+                for slot, before in enumerate(run.scored_by):
+                    if before is not active[slot]:  # swapped: v1's events end with v1
+                        self.recorder.end_model(run.events, slot)
+                run.scored_by = active
                 try:
-                    scores = [scorer.score([item.frame.image])[0] for scorer in self.scorers]
+                    scores = [scorer.score([item.frame.image])[0] for scorer in active]
                 except VigilError as error:  # one bad frame or model hiccup: keep going
                     run.last_error = f"scoring failed: {error}"
                     log.warning("%s: %s", run.source.name, run.last_error)
@@ -414,8 +450,14 @@ class Runner:
                 run.meter_out.tick()
                 assert run.events is not None
                 self.recorder.advance(
-                    run.events, item.t, item.frame.image, scores, media_time=item.frame.media_time
+                    run.events,
+                    item.t,
+                    item.frame.image,
+                    scores,
+                    media_time=item.frame.media_time,
+                    models=active,
                 )
+                self._watch_drift(run, item, active, scores)
         except Exception as error:
             run.last_error = f"scoring failed: {error}"
             log.exception("%s: scoring failed", run.source.name)
@@ -426,6 +468,83 @@ class Runner:
             except VigilError as error:
                 run.last_error = f"closing events failed: {error}"
             run.finished = True
+
+    def _watch_drift(
+        self, run: _SourceRun, item: _Item, active: list[Scorer], scores: list[np.ndarray]
+    ) -> None:
+        """Feed each model's confidence to its drift monitor; warn once per crossing."""
+        first = True
+        for slot, (scorer, row) in enumerate(zip(active, scores, strict=True)):
+            if scorer.drift_reference is None:
+                continue
+            kept = run.drift.get(slot)
+            if kept is None or kept[0] is not scorer:
+                window = self.settings.drift_window
+                monitor = DriftMonitor(
+                    scorer.drift_reference,
+                    window=window,
+                    min_frames=min(self.settings.drift_min_frames, window),
+                    bound=self.settings.drift_psi_bound,
+                )
+                run.drift[slot] = (scorer, monitor)
+            else:
+                monitor = kept[1]
+            monitor.add(float(np.max(row)))
+            warning = monitor.should_warn()
+            if first:
+                run.drift_reading = monitor.reading() if warning is None else warning
+                first = False
+            if warning is not None and warning.psi is not None:
+                assert run.events is not None
+                log.warning(
+                    "%s: model %s confidence drifted (PSI %.3f > %.2f over %d frames)",
+                    run.source.name,
+                    scorer.model_version or scorer.model_id,
+                    warning.psi,
+                    monitor.bound,
+                    warning.frames,
+                )
+                self.recorder.record_drift(
+                    run.events,
+                    item.t,
+                    item.frame.image,
+                    scorer,
+                    psi=warning.psi,
+                    bound=monitor.bound,
+                    frames=warning.frames,
+                )
+
+    # -- hot swap -------------------------------------------------------------------------
+
+    def _watch_loop(self) -> None:
+        while not self._stop.wait(self.settings.model_poll_s):
+            self.check_models()
+
+    def check_models(self) -> list[Swap]:
+        """Ask every follower once; swap in what changed (called by the watcher thread)."""
+        done = []
+        for slot, follower in self.followers.items():
+            running = self.scorers[slot]
+            try:
+                new = follower.check(running)
+            except Exception:  # a broken loader must not stop the run
+                log.exception("checking for a new model failed; keeping the running one")
+                continue
+            if new is None:
+                continue
+            self.scorers[slot] = new  # one assignment: the next frame is scored by the new model
+            swap = Swap(
+                slot=slot,
+                before=running.model_version or running.model_id,
+                after=new.model_version or new.model_id,
+                scorer=new,
+            )
+            self.swaps.append(swap)
+            done.append(swap)
+            log.warning("%s", swap.message)
+            if self.on_swap is not None:
+                self.on_swap(swap)
+        return done
 
     def _wake(self) -> None:
         if self.dispatcher is not None:

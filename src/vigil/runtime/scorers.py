@@ -35,6 +35,11 @@ class Scorer(ABC):
     model_id: str  # stored with every event
     scenario: str  # the scenario the classes belong to ('' when unknown)
     class_names: tuple[str, ...]
+    # Set when the model came from the registry: stored with every event it raises.
+    model_version: str | None = None
+    registry_model_id: int | None = None
+    # Training distribution of the model's confidence (``vigil.runtime.drift``), when known.
+    drift_reference: np.ndarray | None = None
 
     @abstractmethod
     def _score_batch(self, images: list[np.ndarray]) -> np.ndarray:

@@ -25,6 +25,11 @@ class SourceHealth:
     reconnects: int
     events_open: int
     last_error: str | None
+    models: tuple[str, ...] = ()  # what runs now: registry names, else model ids
+    # Population stability index of the model's confidence against its training
+    # reference (None: no reference, or too few frames yet); see vigil.runtime.drift.
+    drift_psi: float | None = None
+    drift_frames: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +46,9 @@ class SourceHealth:
             "reconnects": self.reconnects,
             "events_open": self.events_open,
             "last_error": self.last_error,
+            "models": list(self.models),
+            "drift_psi": None if self.drift_psi is None else round(self.drift_psi, 4),
+            "drift_frames": self.drift_frames,
         }
 
 

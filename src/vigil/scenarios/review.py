@@ -7,6 +7,10 @@ about it; disagreement is what active learning calls query-by-committee, and it
 surfaces items the few-shot model may have learned wrong. An answer is stored as
 a human label; it overrides the machine label, the item leaves the queue, and the
 next queue or auto-label run refits the classifier with it as an example.
+
+Runtime false positives come first of all: frames inside the time span of an
+event that a person corrected (``vigil events feedback``), other than the one the
+correction labeled, are where the deployed model was wrong on real footage.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vigil.catalog.feedback_store import false_positive_frames
 from vigil.catalog.store import Catalog
 from vigil.embedders.base import Embedder
 from vigil.errors import InvalidInputError
@@ -39,6 +44,10 @@ from vigil.scenarios.types import ReviewItem
 DISAGREEMENT_BONUS = 1.0  # puts every disagreement ahead of every agreement (priority <= 1 else)
 WANTED_FIRST = 10.0  # with ``wanted``: items the model labels that class come before all others
 WANTED_WEIGHT = 3.0  # then by that class's probability, ahead of the usual priority (<= 2)
+# Puts the frames of a runtime false positive (an event a person corrected to another
+# class) ahead of every other item (a ``wanted`` class still comes first): the model was
+# wrong there in production, on footage like them, and the next model should see them.
+FALSE_POSITIVE_BONUS = 2.0
 
 
 def priorities(
@@ -85,6 +94,11 @@ def review_queue(
     model = classifier or build_classifier(catalog, record, embedder, home=home)
     evidence = detector_evidence(record.spec)
     answered = set(human_labels(catalog, record))
+    mistaken = (
+        false_positive_frames(catalog, record.name)
+        if record.spec.target.kind == ItemKind.FRAME
+        else set()
+    )
     names = record.spec.class_names
     best: list[tuple[float, int, int, float, float, float, int, bool]] = []  # a min-heap
 
@@ -110,6 +124,8 @@ def review_queue(
             catalog, evidence, "zero-shot", ids, model.zero_shot_proba(vectors)
         )
         priority, margin, entropy, disagree = priorities(probs, zero_shot)
+        wrong = np.fromiter((int(i) in mistaken for i in ids), dtype=bool, count=len(ids))
+        priority = priority + FALSE_POSITIVE_BONUS * wrong
         winners, zs_winners = probs.argmax(axis=1), zero_shot.argmax(axis=1)
         if wanted is not None:
             column = names.index(wanted)
@@ -146,6 +162,7 @@ def review_queue(
             zero_shot_label=names[zs_winner],
             disagree=disagrees,
             priority=priority_value,
+            false_positive=-neg_id in mistaken,
         )
         for (
             priority_value,

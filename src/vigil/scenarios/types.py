@@ -62,6 +62,7 @@ class ReviewItem:
     disagree: bool  # zero-shot and the adapted model name different classes
     priority: float  # higher first
     heatmap_path: str = ""  # anomaly scenarios: the heatmap overlay, relative to the home
+    false_positive: bool = False  # inside an event a person corrected (asked about first)
 
     @property
     def item(self) -> str:

@@ -14,7 +14,8 @@ async function openEvent(li, id) {
         event.thumbnail_url ? el("img", { src: event.thumbnail_url, alt: `evidence of event ${id}`, class: "evidence-peak" }) : "",
         event.strip_url ? el("img", { src: event.strip_url, alt: `strip of event ${id}`, style: "width: 480px" }) : ""),
       el("p", {}, `peak ${event.peak_score.toFixed(2)} at ${when(event.peak_at)} · ${event.frames} frames · scores: ${scores || "—"}`),
-      el("p", { class: "muted" }, `alerts: ${event.deliveries.map((d) => `${d.kind} → ${d.target} (${d.status})`).join("; ") || "none"}`)));
+      el("p", { class: "muted" }, `alerts: ${event.deliveries.map((d) => `${d.kind} → ${d.target} (${d.status})`).join("; ") || "none"}`),
+      feedbackForm(event)));
   } catch (error) { showStatus(error.message, true); }
 }
 
@@ -35,6 +36,24 @@ function triageControl(e) {
   return button;
 }
 
+// Confirm the event, or correct it to another class: it becomes a label of the scenario.
+function feedbackForm(event) {
+  const said = event.feedback ? `${event.feedback.verdict} as ${event.feedback.label} by ${event.feedback.annotator}` : "no feedback yet";
+  const classes = Object.keys(event.details.scores || {}).filter((name) => name !== event.class_name);
+  const select = el("select", { class: "correct-to", "aria-label": "correct to class" }, ...classes.map((name) => el("option", { value: name }, name)));
+  const send = async (body) => {
+    try {
+      const done = await api(`/api/v1/events/${event.id}/feedback`, { method: "POST", body: Object.assign(body, event.feedback ? { replace: true } : {}) });
+      showStatus(`event ${event.id} ${done.verdict} as ${done.label}: ${done.item} is now a label of ${done.scenario}`);
+    } catch (error) { showStatus(error.message, true); }
+  };
+  const stop = (handler) => (click) => { click.stopPropagation(); handler(); };
+  return el("p", { class: "feedback" },
+    el("span", { class: "muted" }, `${said} · `),
+    el("button", { type: "button", class: "confirm", onclick: stop(() => send({ confirm: true })) }, `Confirm ${event.class_name}`),
+    classes.length ? [" or ", select, " ", el("button", { type: "button", class: "correct", onclick: stop(() => send({ label: select.value })) }, "Correct")] : "");
+}
+
 async function load() {
   const params = new URLSearchParams({ limit: 200 });
   const scenario = document.querySelector("#f-scenario").value.trim();
@@ -51,7 +70,7 @@ async function load() {
         el("div", { class: "body" },
           el("span", { class: `pill ${e.status === "open" ? "running" : e.status === "closed" ? "ok" : "bad"}` }, e.status),
           ` ${e.class_name} · ${e.scenario} · ${e.source} · peak ${e.peak_score.toFixed(2)} `, triageControl(e)));
-      li.addEventListener("click", (event) => { if (event.target.tagName !== "IMG") openEvent(li, e.id); });
+      li.addEventListener("click", (event) => { if (!["IMG", "BUTTON", "SELECT", "OPTION"].includes(event.target.tagName)) openEvent(li, e.id); });
       return li;
     }));
     showStatus(events.length ? `${events.length} events` : "no events yet: run a scenario on a source (vigil run, or POST /api/v1/jobs/run)");

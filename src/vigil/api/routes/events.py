@@ -11,19 +11,23 @@ from fastapi.responses import FileResponse
 
 from vigil.api.deps import Admin, Reader, ServicesDep
 from vigil.api.jobs import runner_health
+from vigil.api.routes.scenarios import ScenarioName
 from vigil.api.schemas.common import ERROR_RESPONSES, NO_CONTROL, IdPath
 from vigil.api.schemas.events import (
     DeliveryOut,
     EventDetailOut,
     EventOut,
     EventReviewIn,
+    FeedbackIn,
+    FeedbackOut,
+    HitFeedbackIn,
     RunJobIn,
     RunnerOut,
 )
 from vigil.api.schemas.jobs import JobOut
 from vigil.catalog.triage_store import mark_event_reviewed
 from vigil.catalog.types import EventQuery
-from vigil.errors import NotFoundError
+from vigil.errors import InvalidInputError, NotFoundError
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERROR_RESPONSES)
 
@@ -62,8 +66,11 @@ def list_events(
 def get_event(event_id: IdPath, svc: ServicesDep, _: Reader) -> EventDetailOut:
     event = svc.workspace.runtime.event(event_id)
     deliveries = svc.workspace.runtime.deliveries(event_id)
+    feedback = svc.workspace.runtime.feedback_of(event_id)
     return EventDetailOut(
-        **EventOut.of(event).model_dump(), deliveries=[DeliveryOut.of(d) for d in deliveries]
+        **EventOut.of(event).model_dump(),
+        deliveries=[DeliveryOut.of(d) for d in deliveries],
+        feedback=FeedbackOut.of(feedback) if feedback is not None else None,
     )
 
 
@@ -77,6 +84,39 @@ def review_event(event_id: IdPath, body: EventReviewIn, svc: ServicesDep, who: R
     by = body.by or (who.name if who.key_id is not None else None)
     mark_event_reviewed(svc.workspace.catalog, event_id, reviewed=body.reviewed, by=by)
     return EventOut.of(svc.workspace.runtime.event(event_id))
+
+
+@router.post(
+    "/events/{event_id}/feedback",
+    response_model=FeedbackOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Confirm or correct an event; it becomes a label of its scenario",
+)
+def event_feedback(
+    event_id: IdPath, body: FeedbackIn, svc: ServicesDep, who: Reader
+) -> FeedbackOut:
+    # Like review answers, feedback is labeling: read keys may give it.
+    if body.confirm == (body.label is not None):
+        raise InvalidInputError('give exactly one of "confirm": true or a "label"')
+    annotator = body.annotator or (who.name if who.key_id is not None else "feedback")
+    stored = svc.workspace.runtime.feedback(
+        event_id, label=body.label, annotator=annotator, replace=body.replace
+    )
+    return FeedbackOut.of(stored)
+
+
+@router.post(
+    "/scenarios/{name}/feedback",
+    response_model=FeedbackOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="'Label this as ...' on a search hit, with its provenance",
+)
+def hit_feedback(
+    name: ScenarioName, body: HitFeedbackIn, svc: ServicesDep, who: Reader
+) -> FeedbackOut:
+    annotator = body.annotator or (who.name if who.key_id is not None else "feedback")
+    stored = svc.workspace.runtime.label_hit(name, body.item, body.label, annotator=annotator)
+    return FeedbackOut.of(stored)
 
 
 def _evidence(svc: ServicesDep, event_id: int, which: str) -> FileResponse:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from vigil.api.schemas.common import NO_CONTROL, IdItem, NameItem, StrictIn
+from vigil.catalog.feedback_store import FeedbackRecord
 from vigil.runtime.types import DeliveryRecord, EventRecord
 
 
@@ -16,6 +17,10 @@ class EventOut(BaseModel):
     source_id: int
     source: str
     model_id: str
+    model_version: str | None = Field(
+        None, description="The registry model that raised it (None: a file or zero-shot)."
+    )
+    registry_model_id: int | None = None
     scenario: str
     class_name: str
     status: str
@@ -41,6 +46,8 @@ class EventOut(BaseModel):
             source_id=event.source_id,
             source=event.source_name,
             model_id=event.model_id,
+            model_version=event.model_version,
+            registry_model_id=event.registry_model_id,
             scenario=event.scenario,
             class_name=event.class_name,
             status=event.status,
@@ -92,6 +99,7 @@ class DeliveryOut(BaseModel):
 
 class EventDetailOut(EventOut):
     deliveries: list[DeliveryOut]
+    feedback: FeedbackOut | None = None
 
 
 class RunJobIn(StrictIn):
@@ -104,6 +112,52 @@ class RunJobIn(StrictIn):
     classes: list[NameItem] = Field(default_factory=list, max_length=100)
     duration_s: float = Field(60.0, gt=0, le=7 * 24 * 3600, description="Stop after this long.")
     realtime: bool = Field(False, description="Drop frames to keep up (live streams).")
+    threshold: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Score that starts an event (default: the scenario's alert_threshold).",
+    )
+
+
+class FeedbackIn(StrictIn):
+    """A verdict on an event: ``confirm``, or the ``label`` it really shows."""
+
+    label: str | None = Field(
+        None, min_length=1, max_length=200, pattern=NO_CONTROL, description="A correction."
+    )
+    confirm: bool = Field(False, description="The event's class was right.")
+    replace: bool = Field(False, description="Replace an earlier verdict on this event.")
+    annotator: str | None = Field(None, min_length=1, max_length=100, pattern=NO_CONTROL)
+
+
+class HitFeedbackIn(StrictIn):
+    """'Label this as ...' on a search hit."""
+
+    item: str = Field(
+        pattern=r"^(frame|object):\d{1,18}$", description="'frame:ID' or 'object:ID'."
+    )
+    label: str = Field(min_length=1, max_length=200, pattern=NO_CONTROL)
+    annotator: str | None = Field(None, min_length=1, max_length=100, pattern=NO_CONTROL)
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    event_id: int | None
+    scenario: str
+    item: str = Field(description="The labeled item, 'frame:ID' or 'object:ID'.")
+    verdict: str = Field(description="confirmed or corrected")
+    label: str
+    predicted: str | None = Field(description="The event's class, when on an event.")
+    model_id: str | None
+    model_version: str | None = Field(description="The registry model that raised the event.")
+    origin: str = Field(description="event or search")
+    annotator: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, record: FeedbackRecord) -> FeedbackOut:
+        return cls(**record.to_dict())
 
 
 class RunnerOut(BaseModel):

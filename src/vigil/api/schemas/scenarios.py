@@ -75,6 +75,9 @@ class ReviewItemOut(BaseModel):
     zero_shot_label: str
     disagree: bool
     priority: float
+    false_positive: bool = Field(
+        False, description="Inside the time span of an event a person corrected: asked first."
+    )
     heatmap_url: str | None = Field(
         None, description="Anomaly scenarios: the item's anomaly heatmap over its image."
     )
@@ -91,6 +94,7 @@ class ReviewItemOut(BaseModel):
             zero_shot_label=item.zero_shot_label,
             disagree=item.disagree,
             priority=round(item.priority, 4),
+            false_positive=item.false_positive,
             heatmap_url=(
                 f"/api/v1/scenarios/{scenario}/heatmaps/{item.kind.value}/{item.id}"
                 if item.heatmap_path and scenario
