@@ -401,3 +401,27 @@ def test_api_docs_load_with_no_request_off_this_machine(
     assert "Vigil" in title.inner_text()
     assert outside == []
     shot(p, f"docs{path.replace('/', '-')}.png", full_page=False)  # ReDoc's page is long
+
+
+def test_label_a_search_hit_as_a_scenario_class(
+    with_scenario: FastAPI, server: LiveServer, page: Page
+) -> None:
+    """Issue 16.3: a search hit corrected from the console becomes a label with provenance."""
+    p = page
+    p.goto(f"{server.url}/?q=a%20car%20on%20a%20road&nearest=1")
+    thumbnails_loaded(p)
+    card = p.locator(".hit").first
+    item = card.locator(".item-id").inner_text()
+    card.locator("button.open").click()
+    p.wait_for_selector("#viewer[open] #label-hit:not([hidden])")
+    assert p.input_value("#label-scenario") == "walkers"
+    p.select_option("#label-class", "people")
+    p.click("#label-hit button[type=submit]")
+    p.wait_for_function(
+        "() => document.querySelector('#label-done').textContent.includes('labeled')"
+    )
+    assert p.inner_text("#label-done") == f"{item} labeled people in walkers"
+    exported = TestClient(with_scenario).get("/api/v1/scenarios/walkers/export").text
+    rows = {row["item"]: row for row in csv.DictReader(io.StringIO(exported))}
+    assert rows[item]["human_label"] == "people"
+    p.click("#viewer-close")

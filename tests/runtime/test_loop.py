@@ -217,6 +217,17 @@ def test_cli_feedback_and_its_errors(home: Path, monkeypatch: pytest.MonkeyPatch
     assert unknown.exit_code != 0 and "no event with id 4242" in unknown.output
     shown = json.loads(runner.invoke(app, ["events", "show", str(event["id"])]).stdout)
     assert shown["feedback"]["label"] == "ski" and shown["model_version"].endswith("v1-r1-float")
+    # A search hit labeled from the CLI, with its provenance; and its bad input.
+    hit = runner.invoke(app, ["scenario", "feedback", SCENARIO, "frame:3", "ski"])
+    assert hit.exit_code == 0 and "frame:3 labeled 'ski'" in hit.output, hit.output
+    for args, message in [
+        (["frame:3", "nope"], "not a class of scenario"),
+        (["object:3", "ski"], "labels frames"),
+        (["frame:999999", "ski"], "999999"),
+    ]:
+        failed = runner.invoke(app, ["scenario", "feedback", SCENARIO, *args])
+        assert failed.exit_code != 0 and message in failed.output, failed.output
+        assert "Traceback" not in failed.output
 
 
 # -- point 4, runtime side: hot swap ------------------------------------------------------

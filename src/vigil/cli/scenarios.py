@@ -265,6 +265,25 @@ def scenario_answer(
     typer.echo(f"{item} is {label!r} in {name!r}")
 
 
+@scenario_app.command("feedback")
+@friendly_errors
+def scenario_feedback(
+    context: typer.Context,
+    name: Annotated[str, typer.Argument(help="Scenario name.")],
+    item: Annotated[str, typer.Argument(help="A search hit: 'frame:ID' or 'object:ID'.")],
+    label: Annotated[str, typer.Argument(help="The class it really shows.")],
+    annotator: Annotated[str, typer.Option(help="Who gives the verdict.")] = "feedback",
+) -> None:
+    """'Label this as ...' on a search hit: a label with its provenance (origin: search).
+
+    Like ``answer``, it overrides the machine for the next distillation; it is also
+    recorded as feedback, as corrected events are (``vigil events feedback``).
+    """
+    with open_workspace(context) as workspace:
+        stored = workspace.runtime.label_hit(name, item, label, annotator=annotator)
+    typer.echo(f"{stored.item} labeled {stored.label!r} in {stored.scenario!r} (from a search hit)")
+
+
 @scenario_app.command("export-labels")
 @friendly_errors
 def scenario_export_labels(

@@ -157,9 +157,43 @@ async function openViewer(hit) {
       (view.captured_at ? ` · captured ${when}` : " · capture time unknown") +
       (view.clip_url ? " · clip: 2 s before and after" : " · no clip: not a video file");
     field("viewer-objects").textContent = objectSummary(view.objects, view.scanned);
+    await offerLabels(hit);
     viewer.showModal();
   } catch (error) { showStatus(error.message, true); }
 }
+
+// "Label this as ...": the hit becomes a human label of a scenario (with its provenance),
+// for the next distillation. Only scenarios that label this kind of item are offered.
+let labelTarget = null;
+let scenarios = null;
+
+async function offerLabels(hit) {
+  const form = field("label-hit");
+  labelTarget = hitId(hit);
+  field("label-done").textContent = "";
+  try { scenarios = scenarios || await api("/api/v1/scenarios"); } catch (_) { scenarios = []; }
+  const kind = hit.object ? "object" : "frame";
+  const fitting = scenarios.filter((s) => s.target === kind);
+  form.hidden = !fitting.length;
+  if (!fitting.length) return;
+  const pick = field("label-scenario");
+  pick.replaceChildren(...fitting.map((s) => el("option", { value: s.name }, s.name)));
+  const classes = () => field("label-class").replaceChildren(...fitting
+    .find((s) => s.name === pick.value).classes.map((c) => el("option", { value: c }, c)));
+  pick.onchange = classes;
+  classes();
+}
+
+field("label-hit").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const scenario = field("label-scenario").value;
+  const label = field("label-class").value;
+  try {
+    await api(`/api/v1/scenarios/${encodeURIComponent(scenario)}/feedback`, {
+      method: "POST", body: { item: labelTarget, label } });
+    field("label-done").textContent = `${labelTarget} labeled ${label} in ${scenario}`;
+  } catch (error) { field("label-done").textContent = error.message; }
+});
 
 viewer.addEventListener("close", () => { const clip = field("viewer-clip"); clip.pause(); clip.removeAttribute("src"); clip.load(); });
 field("viewer-close").addEventListener("click", () => viewer.close());
