@@ -112,6 +112,7 @@ class Context:
             self.settings.index,
             model_id=embedder.model_id,
             read_only=self.read_only,
+            vector_source=table.get_vectors,  # the ivfpq tier re-ranks with the stored vectors
         )
         sync_with_catalog(index, table, embedder.model_id)
         return index
