@@ -186,6 +186,17 @@ class IndexSettings(BaseModel):
             "this is used); with its 8-byte id a vector costs pq_bytes + 8 bytes of RAM."
         ),
     )
+    store: Literal["faiss", "milvus"] = Field(
+        "faiss",
+        description=(
+            "Where the index lives: faiss (files under the workspace, in this process) or "
+            "milvus (a Milvus server at milvus_uri, for sites that outgrow one machine; "
+            "token from the environment variable VIGIL_MILVUS_TOKEN)."
+        ),
+    )
+    milvus_uri: str = Field(
+        "", description="Milvus server address with store milvus, e.g. http://10.0.0.5:19530."
+    )
     rerank: int = Field(
         10,
         ge=1,

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from vigil.catalog.store import Catalog
-from vigil.catalog.vector_index import VectorIndex
+from vigil.catalog.vector_index import VectorSearch
 from vigil.errors import VectorIndexError
 
 _BATCH = 10_000
@@ -51,7 +51,7 @@ class VectorTable(Protocol):
 
 
 def sync_with_catalog(
-    index: VectorIndex, catalog: Catalog | VectorTable, model_id: str
+    index: VectorSearch, catalog: Catalog | VectorTable, model_id: str
 ) -> SyncReport:
     """Add what the catalog has and the index lacks; tombstone what the catalog lost.
 

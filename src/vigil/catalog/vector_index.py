@@ -44,7 +44,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
@@ -96,6 +96,37 @@ def set_threads(count: int | None = None) -> int:
 def _ensure_threads() -> None:
     if not _threads_set:
         set_threads()
+
+
+class VectorSearch(Protocol):
+    """What the search and indexing stages need from a vector index, wherever it lives.
+
+    Implemented by ``VectorIndex`` (FAISS, in this process) and by
+    ``vigil.catalog.milvus_index.MilvusVectorIndex`` (a Milvus server).
+    """
+
+    dim: int
+    model_id: str
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def tombstones(self) -> int: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, embedding_id: object) -> bool: ...
+    def contains(self, ids: np.ndarray | Iterable[int]) -> np.ndarray: ...
+    def ids(self) -> np.ndarray: ...
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> list[SearchResult]: ...
+    def reconstruct(self, ids: np.ndarray | Iterable[int]) -> np.ndarray: ...
+    def add(self, ids: np.ndarray | Iterable[int], vectors: np.ndarray) -> int: ...
+    def remove(self, ids: np.ndarray | Iterable[int]) -> int: ...
+    def compact(self) -> None: ...
+    def rebuild(
+        self, batches: Iterable[tuple[np.ndarray, np.ndarray]], expected: int = 0
+    ) -> int: ...
+    def save(self) -> None: ...
 
 
 @contextmanager
