@@ -8,13 +8,17 @@ clustered data with ten classes, so recall is measured on structure that exists.
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import faiss
 import numpy as np
 import pytest
 
-from tests.catalog.conftest import RealFrames
+from tests.catalog.conftest import RealFrames, walkway_spec
+from vigil.catalog.store import Catalog
+from vigil.catalog.sync import sync_with_catalog
+from vigil.catalog.types import NewFrame
 from vigil.catalog.vector_index import VectorIndex, ivf_lists_for, pq_bytes_for
 from vigil.errors import VectorIndexError
 from vigil.evaluation import load_fashion_mnist
@@ -210,3 +214,33 @@ def test_single_query_thread_setting_leaves_the_thread_count_as_it_was(
 )
 def test_ivf_lists_grow_with_the_square_root(count: int, lists: int) -> None:
     assert ivf_lists_for(count) == lists
+
+
+def test_ivfpq_re_ranks_with_the_vectors_the_catalog_stores(
+    catalog: Catalog, fashion_vectors: np.ndarray
+) -> None:
+    """The catalog (SQLite and PostgreSQL) holds the only full copy; the index only codes."""
+    source = catalog.add_source(walkway_spec())
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+    frames = [
+        NewFrame(
+            frame_index=i,
+            media_time=i / 10,
+            width=28,
+            height=28,
+            thumbnail_path=f"thumbs/{i}.jpg",
+            captured_at=start + timedelta(seconds=i / 10),
+        )
+        for i in range(1000)
+    ]
+    catalog.add_frames(source.id, "pixels", frames, fashion_vectors[:1000])
+    index = VectorIndex.create(None, 784, IVFPQ, vector_source=catalog.get_vectors)
+    assert sync_with_catalog(index, catalog, "pixels").added == 1000
+    assert index.kind == "ivfpq"
+    ids = catalog.embedding_ids("pixels")
+    queries = fashion_vectors[1900:1920]
+    truth = exact_top(fashion_vectors[:1000], ids, queries, 10)
+    assert recall(index.search(queries, 10), truth) >= 0.95
+    catalog.remove_source(source.id)
+    assert sync_with_catalog(index, catalog, "pixels").removed == 1000
+    assert len(index) == 0
