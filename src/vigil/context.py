@@ -18,6 +18,7 @@ from types import TracebackType
 
 from vigil.catalog.db import folder_is_writable
 from vigil.catalog.objects import ObjectVectors
+from vigil.catalog.pgvector_index import PgVectorIndex
 from vigil.catalog.store import Catalog
 from vigil.catalog.sync import sync_with_catalog
 from vigil.catalog.vector_index import VectorIndex, VectorSearch
@@ -110,6 +111,17 @@ class Context:
         index: VectorSearch
         if self.settings.index.store == "milvus":
             index = _open_milvus(self.settings.index, name, embedder.dim, embedder.model_id)
+            sync_with_catalog(index, table, embedder.model_id)
+            return index
+        if self.settings.index.store == "pgvector":
+            index = PgVectorIndex(
+                self.catalog,
+                name,
+                embedder.dim,
+                self.settings.index,
+                model_id=embedder.model_id,
+                read_only=self.read_only,
+            )
             sync_with_catalog(index, table, embedder.model_id)
             return index
         path = self.home / "index" / name

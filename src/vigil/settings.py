@@ -186,12 +186,13 @@ class IndexSettings(BaseModel):
             "this is used); with its 8-byte id a vector costs pq_bytes + 8 bytes of RAM."
         ),
     )
-    store: Literal["faiss", "milvus"] = Field(
+    store: Literal["faiss", "pgvector", "milvus"] = Field(
         "faiss",
         description=(
-            "Where the index lives: faiss (files under the workspace, in this process) or "
-            "milvus (a Milvus server at milvus_uri, for sites that outgrow one machine; "
-            "token from the environment variable VIGIL_MILVUS_TOKEN)."
+            "Where the index lives: faiss (files under the workspace, in this process), "
+            "pgvector (a table in the catalog's PostgreSQL, which needs the pgvector "
+            "extension) or milvus (a Milvus server at milvus_uri, for sites that outgrow one "
+            "machine; token from the environment variable VIGIL_MILVUS_TOKEN)."
         ),
     )
     milvus_uri: str = Field(
