@@ -149,6 +149,12 @@ def bench_ivfpq(
             )
             tier = f"ivfpq re-rank {factor}xk {name}"
             rows.append(row(tier, ivf, build, found, seconds, truth, note))
+    ivf.vector_source = source(f32)
+    for nprobe in (int(v) for v in args.nprobe.split(",") if v):
+        ivf.settings = settings.model_copy(update={"ivf_nprobe": nprobe})
+        found, seconds = timed_queries(ivf, queries, args.k, args.gap_ms)
+        note = f"nlist {lists}, nprobe {nprobe}, PQ48; re-rank {settings.rerank * args.k} f32"
+        rows.append(row(f"ivfpq nprobe {nprobe}", ivf, build, found, seconds, truth, note))
     ivf.settings = settings.model_copy(update={"rerank": 1})
     found, seconds = timed_queries(ivf, queries, args.k, args.gap_ms)
     rows.append(row("ivfpq, PQ scores only", ivf, build, found, seconds, truth, "no re-rank"))
@@ -171,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--rerank", default="10,30", help="ivfpq re-rank factors to measure (candidates = x k)"
+    )
+    parser.add_argument(
+        "--nprobe", default="", help="also: ivfpq lists probed to measure (float32, rerank 10)"
     )
     args = parser.parse_args(argv)
     set_threads(args.threads)
