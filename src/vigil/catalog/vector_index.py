@@ -498,6 +498,13 @@ class VectorIndex:
             nprobe = ivf.nlist if every_list else min(self.settings.ivf_nprobe, ivf.nlist)
             params = faiss.SearchParametersIVF()
             params.nprobe = nprobe
+            if isinstance(faiss.downcast_index(ivf.quantizer), faiss.IndexHNSWFlat):
+                # The centroid graph must look at more than the lists it returns: at its
+                # default efSearch 16, nprobe 64 found 0.75 of the neighbours instead of
+                # 0.84 (100k clustered 384-d, IVF1024; 0.82 vs 0.96 at nprobe 256).
+                quantizer = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+                quantizer.efSearch = max(2 * nprobe, 128)
+                params.quantizer_params = quantizer
             wanted = k * self.settings.rerank  # candidates by code, re-ranked exactly below
         else:
             params = faiss.SearchParameters()  # type: ignore[attr-defined]
