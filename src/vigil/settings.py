@@ -175,7 +175,12 @@ class IndexSettings(BaseModel):
         ),
     )
     ivf_nprobe: int = Field(
-        64, ge=1, description="IVF lists scanned per query (more: better recall, slower)."
+        256,
+        ge=1,
+        description=(
+            "IVF lists scanned per query (more: better recall, slower; 1M clustered 384-d, "
+            "2048 lists: 64 -> recall@10 0.87, p95 5.8 ms; 256 -> 0.95, 9.2 ms)."
+        ),
     )
     pq_bytes: int = Field(
         48,
