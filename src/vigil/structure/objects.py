@@ -110,7 +110,7 @@ class ObjectPass:
         source: Source,
         *,
         catalog: Catalog,
-        object_index: VectorIndex,
+        object_index: VectorSearch,
         embedder: Embedder,
         detector: CocoDetector,
         settings: ObjectSettings,
