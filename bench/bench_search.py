@@ -12,6 +12,13 @@ allowed set is a random 10% of the ids (as when searching a few cameras).
 
     .venv/bin/python bench/bench_search.py --sizes 10000,100000,1000000 --json bench.json
 
+``--gap-ms G`` measures instead single queries as a user sends them: each after G ms
+idle (so OpenMP's worker threads have gone to sleep), interleaved in one run between
+the old way (every FAISS thread, ``single_query_threads=0``) and the new (one thread
+for a single query, the default), unfiltered and filtered:
+
+    .venv/bin/python bench/bench_search.py --sizes 200000 --gap-ms 20 --data clustered
+
 ``--catalog-filter N`` measures instead the whole filtered query the search API runs
 at N records: an SQLite catalog of N frames (100 cameras at 10 sites, one frame a
 second each, SYNTHETIC random vectors) and its HNSW index; each query turns a
@@ -89,7 +96,7 @@ def recall(found: list[np.ndarray], truth: np.ndarray, k: int) -> float:
     return hits / (len(found) * k)
 
 
-def bench_size(size: int, args: argparse.Namespace) -> list[Row]:
+def bench_size(size: int, args: argparse.Namespace) -> list[Row] | list[IsolatedRow]:
     rng = np.random.default_rng(size)
     centres = unit_vectors(rng, args.clusters, args.dim) if args.data == "clustered" else None
     settings = IndexSettings(
@@ -117,6 +124,8 @@ def bench_size(size: int, args: argparse.Namespace) -> list[Row]:
     filtered_truth = allowed[subset_rows]
     del exact, subset
 
+    if args.gap_ms > 0:
+        return [bench_isolated(index, queries, allowed, build_s, args)]
     rows = []
     for ef_search in args.ef_search:
         index.settings = settings.model_copy(update={"ef_search": ef_search})
@@ -152,6 +161,91 @@ def bench_size(size: int, args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+@dataclass
+class IsolatedRow:
+    size: int
+    dim: int
+    threads: int
+    gap_ms: float
+    build_s: float
+    before_p50_ms: float  # every FAISS thread for one query (single_query_threads=0)
+    before_p95_ms: float
+    after_p50_ms: float  # one thread for one query (the default)
+    after_p95_ms: float
+    filtered_before_p50_ms: float
+    filtered_before_p95_ms: float
+    filtered_after_p50_ms: float
+    filtered_after_p95_ms: float
+
+
+def bench_isolated(
+    index: VectorIndex,
+    queries: np.ndarray,
+    allowed: np.ndarray,
+    build_s: float,
+    args: argparse.Namespace,
+) -> IsolatedRow:
+    """Each query after ``gap_ms`` idle, old and new thread setting interleaved (ABBA order)."""
+    modes = {"before": 0, "after": IndexSettings().single_query_threads}
+    base = index.settings
+    timings: dict[str, list[float]] = {f"{f}{m}": [] for m in modes for f in ("", "filtered_")}
+    for threads in modes.values():  # warm-up, each mode once
+        index.settings = base.model_copy(update={"single_query_threads": threads})
+        index.search(queries[0], args.k)
+    for n, query in enumerate(queries):
+        order = list(modes.items()) if n % 2 == 0 else list(modes.items())[::-1]
+        for filtered in (False, True):
+            for mode, threads in order:
+                index.settings = base.model_copy(update={"single_query_threads": threads})
+                time.sleep(args.gap_ms / 1000.0)
+                began = time.perf_counter()
+                index.search(query, args.k, allowed_ids=allowed if filtered else None)
+                elapsed = time.perf_counter() - began
+                timings[f"{'filtered_' if filtered else ''}{mode}"].append(elapsed)
+    index.settings = base
+
+    def p(key: str, q: float) -> float:
+        return round(percentile_ms(timings[key], q), 3)
+
+    return IsolatedRow(
+        size=len(index),
+        dim=index.dim,
+        threads=args.threads,
+        gap_ms=args.gap_ms,
+        build_s=round(build_s, 2),
+        before_p50_ms=p("before", 50),
+        before_p95_ms=p("before", 95),
+        after_p50_ms=p("after", 50),
+        after_p95_ms=p("after", 95),
+        filtered_before_p50_ms=p("filtered_before", 50),
+        filtered_before_p95_ms=p("filtered_before", 95),
+        filtered_after_p50_ms=p("filtered_after", 50),
+        filtered_after_p95_ms=p("filtered_after", 95),
+    )
+
+
+def print_isolated(rows: list[IsolatedRow], args: argparse.Namespace) -> None:
+    print(
+        f"isolated single queries, {args.gap_ms:g} ms idle before each; before = all "
+        f"{args.threads} FAISS threads per query, after = {IndexSettings().single_query_threads} "
+        "(single_query_threads); interleaved ABBA in one run; filter = random 10% of ids"
+    )
+    header = (
+        f"{'vectors':>9} {'p50 before':>10} {'p50 after':>9} {'p95 before':>10} "
+        f"{'p95 after':>9} {'filt p50 b':>10} {'filt p50 a':>10} {'filt p95 b':>10} "
+        f"{'filt p95 a':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r.size:>9,} {r.before_p50_ms:>10.2f} {r.after_p50_ms:>9.2f} "
+            f"{r.before_p95_ms:>10.2f} {r.after_p95_ms:>9.2f} "
+            f"{r.filtered_before_p50_ms:>10.2f} {r.filtered_after_p50_ms:>10.2f} "
+            f"{r.filtered_before_p95_ms:>10.2f} {r.filtered_after_p95_ms:>10.2f}"
+        )
+
+
 def _rows(flat: faiss.IndexFlatIP, positions: np.ndarray) -> np.ndarray:
     """Stored vectors of a flat index at the given row positions, (A, D)."""
     data = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
@@ -182,6 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument(
+        "--gap-ms",
+        type=float,
+        default=0.0,
+        help="instead: isolated single queries with this idle gap, old vs new threads",
+    )
+    parser.add_argument(
         "--catalog-filter",
         type=int,
         default=0,
@@ -198,9 +298,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.catalog_filter:
         return bench_catalog_filter(args)
 
+    if args.gap_ms > 0:
+        isolated: list[IsolatedRow] = []
+        for size in sizes:
+            isolated.extend(bench_size(size, args))  # type: ignore[arg-type]
+        print_isolated(isolated, args)
+        if args.json:
+            payload = {"faiss": faiss.__version__, "rows": [asdict(r) for r in isolated]}
+            args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        return 0
     rows: list[Row] = []
     for size in sizes:
-        rows.extend(bench_size(size, args))
+        rows.extend(bench_size(size, args))  # type: ignore[arg-type]
 
     data = (
         "random-normal"

@@ -11,20 +11,22 @@ the vector index get the same object. Stages take a ``Context`` rather than the
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from types import TracebackType
 
 from vigil.catalog.db import folder_is_writable
 from vigil.catalog.objects import ObjectVectors
+from vigil.catalog.pgvector_index import PgVectorIndex
 from vigil.catalog.store import Catalog
 from vigil.catalog.sync import sync_with_catalog
-from vigil.catalog.vector_index import VectorIndex
+from vigil.catalog.vector_index import VectorIndex, VectorSearch
 from vigil.embedders.base import Embedder, create_embedder
 from vigil.embedders.concept_bridge import load_coco_classes
 from vigil.embedders.detector import CocoDetector
-from vigil.errors import ReadOnlyWorkspaceError
-from vigil.settings import Settings
+from vigil.errors import ReadOnlyWorkspaceError, VectorIndexError
+from vigil.settings import IndexSettings, Settings
 
 
 class Context:
@@ -40,8 +42,8 @@ class Context:
         self.read_only = settings.read_only or not folder_is_writable(self.home)
         self.catalog = Catalog.open(settings.resolved_database_url, read_only=self.read_only)
         self._embedder = embedder
-        self._vector_index: VectorIndex | None = None
-        self._object_index: VectorIndex | None = None
+        self._vector_index: VectorSearch | None = None
+        self._object_index: VectorSearch | None = None
         self._detector: CocoDetector | None = None
 
     def __enter__(self) -> Context:
@@ -69,7 +71,7 @@ class Context:
                 "cannot be written, or read_only is set); searching works, changing it does not"
             )
 
-    def open_indexes(self) -> list[VectorIndex]:
+    def open_indexes(self) -> list[VectorSearch]:
         """The vector indexes loaded so far (none are loaded just to be listed)."""
         return [i for i in (self._vector_index, self._object_index) if i is not None]
 
@@ -80,38 +82,56 @@ class Context:
         return self._embedder
 
     @property
-    def vector_index(self) -> VectorIndex:
+    def vector_index(self) -> VectorSearch:
         """The index of the active embedder's space, reconciled with the catalog on first use."""
         if self._vector_index is None:
             self._vector_index = self._open_index(".faiss", self.catalog)
         return self._vector_index
 
     @property
-    def object_index(self) -> VectorIndex:
+    def object_index(self) -> VectorSearch:
         """The objects' own index (crop vectors), in the same space as the frames'."""
         if self._object_index is None:
             self._object_index = self._open_index(".objects.faiss", ObjectVectors(self.catalog))
         return self._object_index
 
     @property
-    def loaded_vector_index(self) -> VectorIndex | None:
+    def loaded_vector_index(self) -> VectorSearch | None:
         """The frames' index if it is loaded, without loading it."""
         return self._vector_index
 
     @property
-    def loaded_object_index(self) -> VectorIndex | None:
+    def loaded_object_index(self) -> VectorSearch | None:
         """The objects' index if it is loaded, without loading it."""
         return self._object_index
 
-    def _open_index(self, suffix: str, table: Catalog | ObjectVectors) -> VectorIndex:
+    def _open_index(self, suffix: str, table: Catalog | ObjectVectors) -> VectorSearch:
         embedder = self.embedder
-        path = self.home / "index" / f"{_file_safe(embedder.model_id)}{suffix}"
+        name = f"{_file_safe(embedder.model_id)}{suffix}"
+        index: VectorSearch
+        if self.settings.index.store == "milvus":
+            index = _open_milvus(self.settings.index, name, embedder.dim, embedder.model_id)
+            sync_with_catalog(index, table, embedder.model_id)
+            return index
+        if self.settings.index.store == "pgvector":
+            index = PgVectorIndex(
+                self.catalog,
+                name,
+                embedder.dim,
+                self.settings.index,
+                model_id=embedder.model_id,
+                read_only=self.read_only,
+            )
+            sync_with_catalog(index, table, embedder.model_id)
+            return index
+        path = self.home / "index" / name
         index = VectorIndex.open(
             path,
             embedder.dim,
             self.settings.index,
             model_id=embedder.model_id,
             read_only=self.read_only,
+            vector_source=table.get_vectors,  # the ivfpq tier re-ranks with the stored vectors
         )
         sync_with_catalog(index, table, embedder.model_id)
         return index
@@ -127,6 +147,23 @@ class Context:
                 classes = {class_id: coco.name for class_id, coco in load_coco_classes().items()}
                 self._detector = CocoDetector(classes)
         return self._detector
+
+
+def _open_milvus(settings: IndexSettings, name: str, dim: int, model_id: str) -> VectorSearch:
+    """The index in a Milvus server: one collection per model and kind (frames, objects)."""
+    from vigil.catalog.milvus_index import MilvusVectorIndex
+
+    if not settings.milvus_uri:
+        raise VectorIndexError("index.store is milvus but index.milvus_uri is not set")
+    collection = "vigil_" + re.sub(r"[^A-Za-z0-9_]+", "_", name)
+    return MilvusVectorIndex(
+        settings.milvus_uri,
+        collection,
+        dim,
+        settings,
+        model_id=model_id,
+        token=os.environ.get("VIGIL_MILVUS_TOKEN", ""),
+    )
 
 
 def _file_safe(text: str) -> str:

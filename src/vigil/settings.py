@@ -149,12 +149,84 @@ class IndexSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    kind: Literal["auto", "flat", "hnsw", "ivfpq"] = Field(
+        "auto",
+        description=(
+            "FAISS index: flat (exact, float32 in RAM), hnsw (graph, float32 + graph in RAM, "
+            "~1.8 KB a 384-d vector), ivfpq (compressed codes, <= 64 bytes a vector in RAM, "
+            "exact re-rank from the catalog's stored vectors; trained once 30 x nlist vectors "
+            "are in, exact until then). auto: hnsw up to ivfpq_above vectors, ivfpq past it."
+        ),
+    )
+    ivfpq_above: int = Field(
+        2_000_000,
+        ge=1,
+        description=(
+            "With kind auto, the vector count past which the index becomes ivfpq (2M 384-d "
+            "vectors in HNSW take ~3.6 GB of RAM)."
+        ),
+    )
+    ivf_nlist: int = Field(
+        0,
+        ge=0,
+        description=(
+            "IVF lists (coarse clusters) of the ivfpq tier; 0: a power of two near 4 x "
+            "sqrt(vectors) when it is trained (1M -> 2048, 10M -> 8192)."
+        ),
+    )
+    ivf_nprobe: int = Field(
+        256,
+        ge=1,
+        description=(
+            "IVF lists scanned per query (more: better recall, slower; 1M clustered 384-d, "
+            "2048 lists: 64 -> recall@10 0.87, p95 5.8 ms; 256 -> 0.95, 9.2 ms)."
+        ),
+    )
+    pq_bytes: int = Field(
+        48,
+        ge=4,
+        le=56,
+        description=(
+            "Bytes of product-quantizer code per vector (the largest divisor of the dim up to "
+            "this is used); with its 8-byte id a vector costs pq_bytes + 8 bytes of RAM."
+        ),
+    )
+    store: Literal["faiss", "pgvector", "milvus"] = Field(
+        "faiss",
+        description=(
+            "Where the index lives: faiss (files under the workspace, in this process), "
+            "pgvector (a table in the catalog's PostgreSQL, which needs the pgvector "
+            "extension) or milvus (a Milvus server at milvus_uri, for sites that outgrow one "
+            "machine; token from the environment variable VIGIL_MILVUS_TOKEN)."
+        ),
+    )
+    milvus_uri: str = Field(
+        "", description="Milvus server address with store milvus, e.g. http://10.0.0.5:19530."
+    )
+    rerank: int = Field(
+        10,
+        ge=1,
+        description=(
+            "The ivfpq tier fetches rerank x k candidates by code and re-ranks them exactly "
+            "with the stored vectors."
+        ),
+    )
+
     hnsw_m: int = Field(32, ge=4, le=128, description="HNSW graph degree (FAISS IndexHNSWFlat).")
     ef_construction: int = Field(64, ge=8, description="HNSW build-time candidate list size.")
     ef_search: int = Field(
         128,
         ge=8,
         description="HNSW query-time candidate list size (128: recall@10 0.91 at 1M, p95 < 1 ms).",
+    )
+    single_query_threads: int = Field(
+        1,
+        ge=0,
+        description=(
+            "FAISS threads for a search of one query vector (0: as many as for batches). One: "
+            "an isolated query pays the wake-up of idle OpenMP threads and gains nothing from "
+            "them (bench/bench_search.py --gap-ms measures both)."
+        ),
     )
 
 

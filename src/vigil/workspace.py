@@ -32,7 +32,7 @@ from vigil.areas.scenarios import Scenarios
 from vigil.areas.sources import Sources
 from vigil.areas.tracks import Tracks
 from vigil.catalog.types import EventQuery, EventRecord
-from vigil.catalog.vector_index import VectorIndex
+from vigil.catalog.vector_index import VectorSearch
 from vigil.context import Context
 from vigil.embedders.base import Embedder
 from vigil.embedders.detector import CocoDetector
@@ -122,12 +122,12 @@ class Workspace:
         return self.context.embedder
 
     @property
-    def vector_index(self) -> VectorIndex:
+    def vector_index(self) -> VectorSearch:
         """The index of the active embedder's space, reconciled with the catalog on first use."""
         return self.context.vector_index
 
     @property
-    def object_index(self) -> VectorIndex:
+    def object_index(self) -> VectorSearch:
         """The objects' own index (crop vectors), in the same space as the frames'."""
         return self.context.object_index
 

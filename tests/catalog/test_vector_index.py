@@ -228,7 +228,9 @@ def test_mismatches_and_unreadable_files_are_vector_index_errors(
         VectorIndex.open(garbage, 32, SETTINGS)
     flat = tmp_path / "flat.faiss"
     faiss.write_index(faiss.IndexFlatIP(32), str(flat))
-    with pytest.raises(VectorIndexError, match=r"expected IndexIDMap2\(IndexHNSWFlat\)"):
+    with pytest.raises(
+        VectorIndexError, match=r"expected IndexIDMap2\(IndexHNSWFlat or IndexFlatIP\)"
+    ):
         VectorIndex.open(flat, 32, SETTINGS)
     truncated = tmp_path / "truncated.faiss"
     truncated.write_bytes(path.read_bytes()[:1000])

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vigil.catalog.objects import ObjectVectors, frame_embedding_id, object_embedding_id
-from vigil.catalog.vector_index import VectorIndex
+from vigil.catalog.vector_index import VectorSearch
 from vigil.context import Context
 from vigil.errors import InvalidInputError
 from vigil.scale import RayIndexReport, Shard, index_on_ray
@@ -312,7 +312,7 @@ class Archive:
     def contact_sheet(self, hits: Sequence[SearchHit], path: Path, *, title: str = "") -> Path:
         return write_contact_sheet(hits, home=self.context.home, path=path, title=title)
 
-    def _index_for(self, target: Target) -> VectorIndex:
+    def _index_for(self, target: Target) -> VectorSearch:
         if target == Target.OBJECTS:
             return self.context.object_index
         return self.context.vector_index

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from vigil.catalog.store import Catalog
-from vigil.catalog.vector_index import VectorIndex
+from vigil.catalog.vector_index import VectorSearch
 from vigil.errors import VectorIndexError
 
 _BATCH = 10_000
@@ -51,7 +51,7 @@ class VectorTable(Protocol):
 
 
 def sync_with_catalog(
-    index: VectorIndex, catalog: Catalog | VectorTable, model_id: str
+    index: VectorSearch, catalog: Catalog | VectorTable, model_id: str
 ) -> SyncReport:
     """Add what the catalog has and the index lacks; tombstone what the catalog lost.
 
@@ -72,7 +72,7 @@ def sync_with_catalog(
     missing = np.setdiff1d(in_catalog, in_index, assume_unique=True)
     extra = np.setdiff1d(in_index, in_catalog, assume_unique=True)
     if missing.size > _REBUILD_FRACTION * max(in_catalog.size, 1) and missing.size > _BATCH:
-        index.rebuild(catalog.iter_vectors(model_id, batch_size=_BATCH))
+        index.rebuild(catalog.iter_vectors(model_id, batch_size=_BATCH), expected=in_catalog.size)
         index.save()
         return SyncReport(added=int(missing.size), removed=int(extra.size), rebuilt=True)
     added = 0

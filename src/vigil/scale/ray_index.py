@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from vigil.catalog.store import Catalog
-from vigil.catalog.vector_index import VectorIndex
+from vigil.catalog.vector_index import VectorSearch
 from vigil.errors import ClusterError, InvalidInputError, VigilError
 from vigil.scale.shards import Shard, effective_sampling, plan_shards
 from vigil.scale.work import (
@@ -195,7 +195,7 @@ def plan_embedding(resources: Mapping[str, float], device: str, actor_pool: str)
 
 
 def _write_output(
-    output: ShardOutput, catalog: Catalog, vector_index: VectorIndex, home: Path
+    output: ShardOutput, catalog: Catalog, vector_index: VectorSearch, home: Path
 ) -> tuple[int, int]:
     """Thumbnails first (deterministic paths), then ONE catalog transaction, then the index."""
     for frame, image in zip(output.frames, output.previews, strict=True):
@@ -256,7 +256,7 @@ def index_on_ray(
     sources: Sequence[Source],
     *,
     catalog: Catalog,
-    vector_index: VectorIndex,
+    vector_index: VectorSearch,
     model_id: str,
     settings: Settings,
     address: str = "auto",
@@ -301,7 +301,7 @@ class _Driver:
     def __init__(
         self,
         catalog: Catalog,
-        vector_index: VectorIndex,
+        vector_index: VectorSearch,
         model_id: str,
         settings: Settings,
         report: RayIndexReport,

@@ -20,7 +20,7 @@ import numpy as np
 
 from vigil.catalog.objects import ObjectRecord, ObjectVectors, get_object, object_embedding_id
 from vigil.catalog.store import Catalog
-from vigil.catalog.vector_index import VectorIndex
+from vigil.catalog.vector_index import VectorSearch
 from vigil.errors import CorruptMediaError, ImageTooLargeError, InvalidInputError, NotFoundError
 from vigil.search.text import MAX_RESULTS, search_by_vector
 from vigil.search.types import SearchFilters, SearchHit, Target
@@ -68,7 +68,7 @@ def match_object(
     object_id: int,
     *,
     catalog: Catalog,
-    object_index: VectorIndex,
+    object_index: VectorSearch,
     model_id: str,
     home: Path,
     limit: int = 10,

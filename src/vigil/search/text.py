@@ -8,7 +8,7 @@ import numpy as np
 
 from vigil.catalog.objects import objects_for_embeddings
 from vigil.catalog.store import Catalog
-from vigil.catalog.vector_index import VectorIndex
+from vigil.catalog.vector_index import VectorSearch
 from vigil.embedders.base import Embedder
 from vigil.errors import InvalidInputError
 from vigil.search.filters import allowed_ids
@@ -23,7 +23,7 @@ def search_by_text(
     query: str,
     *,
     catalog: Catalog,
-    vector_index: VectorIndex,
+    vector_index: VectorSearch,
     embedder: Embedder,
     target: Target = Target.FRAMES,
     filters: SearchFilters | None = None,
@@ -55,7 +55,7 @@ def search_by_vector(
     query_vector: np.ndarray,
     *,
     catalog: Catalog,
-    vector_index: VectorIndex,
+    vector_index: VectorSearch,
     model_id: str,
     target: Target = Target.FRAMES,
     filters: SearchFilters | None = None,

@@ -55,7 +55,7 @@ from vigil.catalog.attributes_store import (
 from vigil.catalog.objects import ObjectRecord, objects_for_embeddings
 from vigil.catalog.store import Catalog
 from vigil.catalog.types import FrameRecord
-from vigil.catalog.vector_index import VectorIndex
+from vigil.catalog.vector_index import VectorSearch
 from vigil.embedders.base import Embedder, l2_normalize
 from vigil.errors import InvalidInputError
 from vigil.search.filters import allowed_ids
@@ -266,7 +266,7 @@ def item_concepts(
     return [(row, share) for row, share in shares if share >= min_share]
 
 
-def archive_sample(index: VectorIndex, size: int = ARCHIVE_SAMPLE) -> np.ndarray:
+def archive_sample(index: VectorSearch, size: int = ARCHIVE_SAMPLE) -> np.ndarray:
     """Up to ``size`` stored vectors, evenly spread over the index's ids."""
     ids = index.ids()
     if ids.size == 0:
@@ -367,7 +367,7 @@ Measure = Callable[[Sequence[int]], object]
 @dataclass
 class _Context:
     catalog: Catalog
-    vector_index: VectorIndex
+    vector_index: VectorSearch
     embedder: Embedder
     target: Target
     measure: Measure | None
@@ -377,7 +377,7 @@ def trusted_search(
     query: str,
     *,
     catalog: Catalog,
-    vector_index: VectorIndex,
+    vector_index: VectorSearch,
     embedder: Embedder,
     target: Target = Target.FRAMES,
     filters: SearchFilters | None = None,
@@ -484,7 +484,7 @@ def trusted_search_by_vector(
     label: str,
     *,
     catalog: Catalog,
-    vector_index: VectorIndex,
+    vector_index: VectorSearch,
     embedder: Embedder,
     target: Target = Target.FRAMES,
     filters: SearchFilters | None = None,
@@ -524,7 +524,7 @@ def score_query_on(
     ids: Sequence[int],
     *,
     catalog: Catalog,
-    vector_index: VectorIndex,
+    vector_index: VectorSearch,
     embedder: Embedder,
     target: Target = Target.FRAMES,
     measure: Measure | None = None,

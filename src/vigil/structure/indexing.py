@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from vigil.catalog.store import Catalog
 from vigil.catalog.types import NewFrame, ProgressStatus
-from vigil.catalog.vector_index import VectorIndex
+from vigil.catalog.vector_index import VectorSearch
 from vigil.embedders.base import Embedder
 from vigil.errors import SourceBusyError, SourceError
 from vigil.settings import Settings
@@ -136,7 +136,7 @@ def index_source(
     source: Source,
     *,
     catalog: Catalog,
-    vector_index: VectorIndex,
+    vector_index: VectorSearch,
     embedder: Embedder,
     settings: Settings,
     max_frames: int | None = None,
@@ -171,7 +171,7 @@ def _index_source_locked(
     source: Source,
     *,
     catalog: Catalog,
-    vector_index: VectorIndex,
+    vector_index: VectorSearch,
     embedder: Embedder,
     settings: Settings,
     max_frames: int | None,
@@ -321,7 +321,7 @@ def _write_batch(
     batch: list[Frame],
     source: Source,
     catalog: Catalog,
-    vector_index: VectorIndex,
+    vector_index: VectorSearch,
     embedder: Embedder,
     settings: Settings,
 ) -> tuple[int, int]:

@@ -33,7 +33,7 @@ from vigil.catalog.objects import (
 )
 from vigil.catalog.store import Catalog
 from vigil.catalog.types import FrameRecord
-from vigil.catalog.vector_index import VectorIndex
+from vigil.catalog.vector_index import VectorSearch
 from vigil.embedders.base import Embedder
 from vigil.embedders.detection import Detection
 from vigil.embedders.detector import CocoDetector
@@ -110,7 +110,7 @@ class ObjectPass:
         source: Source,
         *,
         catalog: Catalog,
-        object_index: VectorIndex,
+        object_index: VectorSearch,
         embedder: Embedder,
         detector: CocoDetector,
         settings: ObjectSettings,
@@ -230,7 +230,7 @@ def index_objects(
     source: Source,
     *,
     catalog: Catalog,
-    object_index: VectorIndex,
+    object_index: VectorSearch,
     embedder: Embedder,
     detector: CocoDetector,
     settings: ObjectSettings,
