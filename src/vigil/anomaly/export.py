@@ -4,7 +4,8 @@ What a device needs to score a part without Vigil: ``features.onnx`` (image in,
 patch vectors out; the model card travels in its ``metadata_props`` under
 ``vigil.anomaly.card``), the bank as ``bank.npy`` and as a FAISS index
 ``bank.faiss``, and ``card.json`` (preprocessing, threshold, optional head).
-The score is: max over patches of the L2 distance to the nearest bank row.
+The score is: the mean of the ``image_top_k`` largest patch L2 distances to
+the nearest bank row (after the card's ``smoothing_sigma``; 0 = none).
 
 The export checks itself before it is kept: the ONNX checker, then the
 onnxruntime patch vectors against torch's on the given real images, then the
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from vigil.anomaly.features import PatchExtractor, preprocess
-from vigil.anomaly.patchcore import AnomalyModel, patch_statistics, smooth
+from vigil.anomaly.patchcore import AnomalyModel, image_scores, patch_statistics, smooth
 from vigil.errors import InvalidInputError, ModelUnavailableError
 
 CARD_KEY = "vigil.anomaly.card"
@@ -100,7 +101,7 @@ def score_with_files(
             logit = float(stats[0] @ np.asarray(head["coef"]) + head["intercept"])
             scores.append(1.0 / (1.0 + np.exp(-logit)))
         else:
-            scores.append(float(distances.max()))
+            scores.append(float(image_scores(distances, int(card["image_top_k"]))[0]))
         times.append((time.perf_counter() - start) * 1000.0)
         cpu.append((time.process_time() - start_cpu) * 1000.0)
     keep = slice(1, None) if len(times) > 1 else slice(None)  # the first run warms up

@@ -198,11 +198,10 @@ def is_anomaly_folder(path: Path) -> bool:
 class AnomalyScorer(Scorer):
     """A fitted anomaly bank (``vigil.anomaly``) as (normal, anomalous) probabilities.
 
-    The runtime speaks per-class probabilities; the anomalous one is the head's
-    probability when defects were given, else ``score / threshold / 2`` clipped
-    to [0, 1], the same relative score the scenario labels carry: 0.5 is the
-    model's own threshold, so ``--class anomalous`` alerts where the scenario
-    would label "anomalous".
+    The runtime speaks per-class probabilities; the anomalous one is the score
+    relative to the model's threshold (``AnomalyModel.relative``), the same the
+    scenario labels carry: 0.5 is the model's own threshold, so ``--class
+    anomalous`` alerts where the scenario would label "anomalous".
     """
 
     def __init__(self, folder: Path, *, scenario: str = "") -> None:
@@ -223,11 +222,7 @@ class AnomalyScorer(Scorer):
         with self._lock:
             scored = self.model.score(images, self.extractor)
         self._last.item = scored[-1]
-        values = np.array([item.score for item in scored])
-        if self.model.head is not None:
-            anomalous = values
-        else:
-            anomalous = np.clip(values / max(self.model.threshold, 1e-9) / 2.0, 0.0, 1.0)
+        anomalous = self.model.relative(np.array([item.score for item in scored]))
         return np.stack([1.0 - anomalous, anomalous], axis=1).astype(np.float32)
 
     def overlay(self, image: np.ndarray) -> np.ndarray | None:
