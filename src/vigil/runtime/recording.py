@@ -161,7 +161,7 @@ class EventRecorder:
                     events.tracks.get(key, Track()), t, float(row[class_index]), policy.rule
                 )
                 events.tracks[key] = track
-                self._keep_evidence(events, key, track, t, small)
+                self._keep_evidence(events, key, track, t, small, scorer)
                 if change is not None:
                     self._on_change(events, key, change, t, row, active)
                 elif key in events.open_events and track.last_above == t:
@@ -170,7 +170,13 @@ class EventRecorder:
                         self._save_progress(events, key, track, t)
 
     def _keep_evidence(
-        self, events: SourceEvents, key: tuple[int, int], track: Track, t: float, small: np.ndarray
+        self,
+        events: SourceEvents,
+        key: tuple[int, int],
+        track: Track,
+        t: float,
+        small: np.ndarray,
+        scorer: Scorer,  # the one that scored this frame (after a hot swap, the new one)
     ) -> None:
         if track.phase is Phase.IDLE:
             events.evidence.pop(key, None)
@@ -179,7 +185,7 @@ class EventRecorder:
         half = max(1, self.strip_frames // 2)
         if track.peak_at == t:
             evidence.peak_image = small
-            evidence.peak_overlay = self.scorers[key[0]].overlay(small)
+            evidence.peak_overlay = scorer.overlay(small)
             evidence.strip = list(events.ring)[-half:]  # the frames just before, and the peak
         elif len(evidence.strip) < self.strip_frames:
             evidence.strip.append(small)
