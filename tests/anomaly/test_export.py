@@ -34,10 +34,14 @@ def _plain_score(folder: Path, image: np.ndarray) -> float:
     grid = card["grid"]
     distance_map = np.sqrt(np.maximum(squared.min(axis=1), 0)).reshape(grid, grid)
     sigma = card["smoothing_sigma"]
-    smoothed = cv2.GaussianBlur(
-        distance_map.astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT
+    smoothed = (
+        cv2.GaussianBlur(
+            distance_map.astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT
+        )
+        if sigma > 0
+        else distance_map
     )
-    return float(smoothed.max())
+    return float(np.sort(smoothed.ravel())[-card["image_top_k"] :].mean())
 
 
 def test_edge_bundle_scores_like_the_model(

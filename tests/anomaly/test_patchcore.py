@@ -15,6 +15,7 @@ from vigil.anomaly.patchcore import (
     MIN_NORMALS,
     AnomalyModel,
     check_normals,
+    conformal_threshold,
     fit,
     greedy_coreset,
 )
@@ -30,13 +31,39 @@ def test_defective_cells_score_higher_than_functional(
     assert auroc(labels, np.array(normal + defective)) >= 0.75
 
 
-def test_threshold_is_the_largest_leave_one_out_score_of_trusted_normals(
-    model: AnomalyModel,
-) -> None:
+def test_threshold_is_the_conformal_quantile_of_trusted_normals(model: AnomalyModel) -> None:
     assert model.normal_scores.shape == (8,)
     trusted = np.delete(model.normal_scores, model.suspects)
+    # 8 normals cannot promise 5 %: the largest score, which promises 1 / (n + 1).
     assert model.threshold == pytest.approx(float(trusted.max()))
+    assert model.false_alarm_rate == 0.05
+    assert model.false_alarm_bound == pytest.approx(1 / (len(trusted) + 1))
     assert model.head is None
+
+
+@pytest.mark.parametrize(
+    ("count", "rate", "rank", "promised"),
+    [
+        (19, 0.05, 19, 0.05),  # the smallest n that reaches 5 %: the largest score
+        (25, 0.05, 25, 0.05),
+        (40, 0.05, 39, 0.05),  # ceil(41 * 0.95) = 39
+        (100, 0.05, 96, 0.05),  # ceil(101 * 0.95) = 96
+        (100, 0.1, 91, 0.1),
+        (10, 0.05, 10, 1 / 11),  # too few: the largest, promising 1 / (n + 1)
+    ],
+)
+def test_conformal_threshold_rank(count: int, rate: float, rank: int, promised: float) -> None:
+    scores = np.random.default_rng(count).permutation(np.arange(1.0, count + 1.0))
+    assert conformal_threshold(scores, rate) == (
+        pytest.approx(float(rank)),
+        pytest.approx(promised),
+    )
+
+
+@pytest.mark.parametrize("rate", [0.0, 1.0, -0.1])
+def test_conformal_threshold_refuses_a_rate_outside_0_1(rate: float) -> None:
+    with pytest.raises(InvalidInputError, match="false_alarm_rate"):
+        conformal_threshold(np.arange(30.0), rate)
 
 
 def test_each_item_has_an_anomaly_map_of_the_image_size(
@@ -44,7 +71,8 @@ def test_each_item_has_an_anomaly_map_of_the_image_size(
 ) -> None:
     (item,) = model.score(cells.test_defective[:1], extractor)
     assert item.patch_map.shape == (model.config.grid, model.config.grid)
-    assert item.distance == pytest.approx(float(item.patch_map.max()), rel=1e-5)
+    top = np.sort(item.patch_map.ravel())[-model.top_k :]
+    assert item.distance == pytest.approx(float(top.mean()), rel=1e-5)
     heat = item.heatmap(300, 300)
     assert heat.shape == (300, 300)
     assert heat.dtype == np.float32
@@ -86,7 +114,8 @@ def test_a_defect_among_the_normals_is_flagged_by_its_own_score(
     flagged = fit([*cells.normals, worst], extractor)
     assert len(cells.normals) in flagged.suspects
     trusted = np.delete(flagged.normal_scores, flagged.suspects)
-    assert flagged.threshold == pytest.approx(float(trusted.max()))
+    assert flagged.threshold == pytest.approx(conformal_threshold(trusted, 0.05)[0])
+    assert flagged.threshold < flagged.normal_scores[len(cells.normals)]
 
 
 def test_labelled_defects_train_a_head_and_set_the_threshold(
@@ -94,7 +123,10 @@ def test_labelled_defects_train_a_head_and_set_the_threshold(
 ) -> None:
     supervised = fit(cells.normals, extractor, defects=cells.defects)
     assert supervised.head is not None
-    assert supervised.threshold == 0.5
+    # The threshold is a quantile of the normals' cross-fitted head probabilities.
+    assert 0.0 < supervised.threshold < 1.0
+    trusted = len(cells.normals) - len(supervised.suspects)
+    assert supervised.false_alarm_bound == pytest.approx(1 / (trusted + 1))
     normal = [item.score for item in supervised.score(cells.test_normal, extractor)]
     defective = [item.score for item in supervised.score(cells.test_defective, extractor)]
     assert all(0.0 <= value <= 1.0 for value in normal + defective)

@@ -13,9 +13,9 @@ Labelling scores every target item from its stored thumbnail (the region of
 interest cut out first), stores the score and an anomaly heatmap per item
 (``catalog.anomaly_store``), and the normal/anomalous label beside the scenario's
 other labels so the review queue and exports see it. The label's
-"probability" is the head's probability when defects were given; otherwise it
-is ``score / threshold / 2`` clipped to [0, 1] (0.5 at the threshold): a
-relative score, said so in the stored method name, not a calibrated probability.
+"probability" is the score relative to the threshold (``AnomalyModel.relative``:
+0.5 at the threshold, for distances and head probabilities alike): a relative
+score, said so in the stored method name, not a calibrated probability.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ class FitReport:
     suspects: list[str]  # normal examples whose own leave-one-out score flags them
     seconds: float
     folder: Path
+    false_alarm_rate: float = 0.05  # asked for by the scenario
+    false_alarm_bound: float = 0.05  # what the threshold promises with these normals
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,7 @@ def fit_scenario(
             [item.image for item in normals],
             extractor,
             defects=[item.image for item in defects] or None,
+            false_alarm_rate=record.spec.false_alarm_rate,
         )
         model.save(folder)
     report = FitReport(
@@ -240,6 +243,8 @@ def fit_scenario(
         suspects=[normals[i].name for i in model.suspects if i < len(normals)],
         seconds=time.perf_counter() - started,
         folder=folder,
+        false_alarm_rate=model.false_alarm_rate,
+        false_alarm_bound=model.false_alarm_bound,
     )
     return model, report
 
@@ -253,9 +258,7 @@ def heatmap_overlay(image: np.ndarray, heat: np.ndarray, reference: float) -> np
 
 
 def _probability(score: float, model: AnomalyModel) -> float:
-    if model.head is not None:
-        return score
-    return float(np.clip(score / max(model.threshold, 1e-9) / 2.0, 0.0, 1.0))
+    return float(model.relative(np.array([score]))[0])
 
 
 def label_anomaly(
@@ -303,6 +306,13 @@ def label_anomaly(
         "(leave-one-out); remove it or move it to defect_examples"
         for name in report.suspects
     ]
+    if report.false_alarm_bound > report.false_alarm_rate + 1e-12:
+        warnings.append(
+            f"{report.normals} normal examples cannot hold false alarms to "
+            f"{report.false_alarm_rate:.0%}: the threshold (their largest leave-one-out score) "
+            f"promises {report.false_alarm_bound:.0%}; about "
+            f"{int(np.ceil(1 / report.false_alarm_rate)) - 1} normals are needed"
+        )
     for start in range(0, len(targets), batch_size):
         batch = targets[start : start + batch_size]
         pixels = []

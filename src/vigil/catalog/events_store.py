@@ -150,6 +150,20 @@ class EventStore:
             _enqueue(session, record, "event.ended", targets)
             return record
 
+    def set_evidence(self, event_id: int, name: str, relpath: str) -> None:
+        """Name an extra evidence file of an event (e.g. an anomaly heatmap) in its details.
+
+        Stored as ``details["evidence"][name]`` (a path relative to the workspace home),
+        so evidence a model adds needs no column of its own.
+        """
+        with guard("record event evidence"), self._writes.begin() as session:
+            row = session.get(EventRow, event_id)
+            if row is None:
+                raise NotFoundError(f"no event with id {event_id}")
+            details = dict(row.details_json or {})
+            details["evidence"] = {**details.get("evidence", {}), name: relpath}
+            row.details_json = details
+
     def close_interrupted(self, source_ids: Sequence[int] | None = None) -> list[int]:
         """Close events a stopped process left open: end = last seen, status 'interrupted'.
 

@@ -139,6 +139,12 @@ class EventRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as sent in alerts and printed by ``vigil events show``."""
+        evidence = {
+            "thumbnail": f"/api/v1/events/{self.id}/thumbnail" if self.thumbnail_path else None,
+            "strip": f"/api/v1/events/{self.id}/strip" if self.strip_path else None,
+        }
+        if self.details.get("evidence", {}).get("heatmap"):  # anomaly models draw one
+            evidence["heatmap"] = f"/api/v1/events/{self.id}/heatmap"
         return {
             "id": self.id,
             "source_id": self.source_id,
@@ -160,10 +166,7 @@ class EventRecord:
             # Seconds into the source's media (files: position in the video), and the
             # evidence as API paths (the alert dispatcher prefixes runtime.public_url).
             "media_time_s": self.details.get("media_time_s", {}),
-            "evidence": {
-                "thumbnail": f"/api/v1/events/{self.id}/thumbnail" if self.thumbnail_path else None,
-                "strip": f"/api/v1/events/{self.id}/strip" if self.strip_path else None,
-            },
+            "evidence": evidence,
             "details": self.details,
         }
 

@@ -27,7 +27,8 @@ def label_anomaly_scenario(
     fit = report.fit
     typer.echo(
         f"{report.scenario} v{report.version}: scored {report.labeled} item(s) of "
-        f"{report.total}, {report.anomalous} anomalous (threshold {report.threshold:.4g}) "
+        f"{report.total}, {report.anomalous} anomalous (threshold {report.threshold:.4g}, "
+        f"aiming at <= {fit.false_alarm_bound:.0%} false alarms on normal items) "
         f"in {report.seconds:.1f} s; memory bank of {fit.bank_size} patches from "
         f"{fit.normals} normal and {fit.defects} defect example(s) in {fit.folder}"
     )

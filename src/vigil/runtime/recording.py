@@ -25,6 +25,7 @@ from vigil.structure.thumbnails import write_thumbnail
 
 STRIP_TILE_HEIGHT = 120  # height of each frame in an event's frame strip
 PROGRESS_EVERY_S = 5.0  # an open event's last_seen_at is saved at least this often
+OVERLAY_NAME = "heatmap"  # a model's overlay evidence: events/ID/heatmap.jpg
 
 
 @dataclass
@@ -33,6 +34,7 @@ class _Evidence:
 
     peak_image: np.ndarray | None = None
     strip: list[np.ndarray] = field(default_factory=list)
+    peak_overlay: np.ndarray | None = None  # the model's explanation of the peak (a heatmap)
 
 
 @dataclass
@@ -41,6 +43,7 @@ class _OpenEvent:
     thumbnail: str
     saved_at: float  # frame time of the last progress write
     announced_at: float  # frame time of the last alert (started or updated)
+    overlay_saved: bool = False  # the overlay's path is in the event's details
 
 
 @dataclass
@@ -158,7 +161,7 @@ class EventRecorder:
                     events.tracks.get(key, Track()), t, float(row[class_index]), policy.rule
                 )
                 events.tracks[key] = track
-                self._keep_evidence(events, key, track, t, small)
+                self._keep_evidence(events, key, track, t, small, scorer)
                 if change is not None:
                     self._on_change(events, key, change, t, row, active)
                 elif key in events.open_events and track.last_above == t:
@@ -167,7 +170,13 @@ class EventRecorder:
                         self._save_progress(events, key, track, t)
 
     def _keep_evidence(
-        self, events: SourceEvents, key: tuple[int, int], track: Track, t: float, small: np.ndarray
+        self,
+        events: SourceEvents,
+        key: tuple[int, int],
+        track: Track,
+        t: float,
+        small: np.ndarray,
+        scorer: Scorer,  # the one that scored this frame (after a hot swap, the new one)
     ) -> None:
         if track.phase is Phase.IDLE:
             events.evidence.pop(key, None)
@@ -176,6 +185,7 @@ class EventRecorder:
         half = max(1, self.strip_frames // 2)
         if track.peak_at == t:
             evidence.peak_image = small
+            evidence.peak_overlay = scorer.overlay(small)
             evidence.strip = list(events.ring)[-half:]  # the frames just before, and the peak
         elif len(evidence.strip) < self.strip_frames:
             evidence.strip.append(small)
@@ -279,6 +289,7 @@ class EventRecorder:
             write_thumbnail(self.home, strip, _strip(evidence.strip), 10_000)
         if evidence.peak_image is not None:
             write_thumbnail(self.home, opened.thumbnail, evidence.peak_image, 10_000)
+        self._write_overlay(opened, evidence)
         self.store.close_event(
             opened.event_id,
             ended_at=_utc(ended_at),
@@ -347,6 +358,18 @@ class EventRecorder:
         evidence = events.evidence.get(key)
         if evidence is not None and evidence.peak_image is not None:
             write_thumbnail(self.home, relpath, evidence.peak_image, 10_000)
+        self._write_overlay(events.open_events[key], evidence)
+
+    def _write_overlay(self, opened: _OpenEvent, evidence: _Evidence | None) -> None:
+        """The peak's overlay (an anomaly heatmap) as ``events/ID/heatmap.jpg``, named in the
+        event's details under ``evidence.heatmap`` when first written."""
+        if evidence is None or evidence.peak_overlay is None:
+            return
+        relpath = f"events/{opened.event_id}/{OVERLAY_NAME}.jpg"
+        write_thumbnail(self.home, relpath, evidence.peak_overlay, 10_000)
+        if not opened.overlay_saved:
+            self.store.set_evidence(opened.event_id, OVERLAY_NAME, relpath)
+            opened.overlay_saved = True
 
     def _save_progress(
         self,

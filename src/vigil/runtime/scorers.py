@@ -64,6 +64,15 @@ class Scorer(ABC):
             )
         return scores
 
+    def overlay(self, image: np.ndarray) -> np.ndarray | None:
+        """Why this thread's last score came out as it did, drawn over ``image``; or None.
+
+        Most models have nothing to draw; an anomaly bank draws its heatmap. The event
+        recorder calls it in the scoring thread right after ``score``, at an event's new
+        peak, and stores what it returns as evidence beside the best frame.
+        """
+        return None
+
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -189,11 +198,10 @@ def is_anomaly_folder(path: Path) -> bool:
 class AnomalyScorer(Scorer):
     """A fitted anomaly bank (``vigil.anomaly``) as (normal, anomalous) probabilities.
 
-    The runtime speaks per-class probabilities; the anomalous one is the head's
-    probability when defects were given, else ``score / threshold / 2`` clipped
-    to [0, 1], the same relative score the scenario labels carry: 0.5 is the
-    model's own threshold, so ``--class anomalous`` alerts where the scenario
-    would label "anomalous".
+    The runtime speaks per-class probabilities; the anomalous one is the score
+    relative to the model's threshold (``AnomalyModel.relative``), the same the
+    scenario labels carry: 0.5 is the model's own threshold, so ``--class
+    anomalous`` alerts where the scenario would label "anomalous".
     """
 
     def __init__(self, folder: Path, *, scenario: str = "") -> None:
@@ -207,16 +215,29 @@ class AnomalyScorer(Scorer):
         self.scenario = scenario
         self.model_id = f"anomaly:{folder.resolve()}"
         self._lock = threading.Lock()
+        # Each source scores in its own thread: its last patch map stays its own.
+        self._last = threading.local()
 
     def _score_batch(self, images: list[np.ndarray]) -> np.ndarray:
         with self._lock:
             scored = self.model.score(images, self.extractor)
-        values = np.array([item.score for item in scored])
-        if self.model.head is not None:
-            anomalous = values
-        else:
-            anomalous = np.clip(values / max(self.model.threshold, 1e-9) / 2.0, 0.0, 1.0)
+        self._last.item = scored[-1]
+        anomalous = self.model.relative(np.array([item.score for item in scored]))
         return np.stack([1.0 - anomalous, anomalous], axis=1).astype(np.float32)
+
+    def overlay(self, image: np.ndarray) -> np.ndarray | None:
+        """The anomaly heatmap of this thread's last scored frame over ``image`` (any size).
+
+        One colour scale for every event of the bank, as in the review queue: red at twice
+        the largest leave-one-out distance of a normal.
+        """
+        from vigil.anomaly.scenario import heatmap_overlay
+
+        item = getattr(self._last, "item", None)
+        if item is None:
+            return None
+        heat = item.heatmap(image.shape[0], image.shape[1])
+        return heatmap_overlay(image, heat, float(np.max(self.model.normal_scores)))
 
 
 __all__ = [

@@ -273,6 +273,14 @@ class ScenarioSpec(BaseModel):
         default_factory=list,
         description="Anomaly scenarios, optional: labelled defects that set the threshold.",
     )
+    false_alarm_rate: float = Field(
+        0.05,
+        gt=0.0,
+        lt=0.5,
+        description="Anomaly scenarios: the share of normal items the threshold may flag "
+        "(a conformal quantile of the normals' leave-one-out scores; with n normals it "
+        "cannot promise less than 1 / (n + 1)).",
+    )
     target: TargetSpec = Field(default_factory=TargetSpec)
     alert_threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Alert when an alert class's probability reaches this."
@@ -316,7 +324,7 @@ class ScenarioSpec(BaseModel):
         if self.promotion is None:  # specs without it serialise as before it existed
             data.pop("promotion", None)
         if self.kind == "classes":
-            for key in ("kind", "normal_examples", "defect_examples"):
+            for key in ("kind", "normal_examples", "defect_examples", "false_alarm_rate"):
                 data.pop(key, None)
         else:
             data.pop("classes", None)

@@ -12,6 +12,7 @@ async function openEvent(li, id) {
     li.querySelector(".body").append(el("div", { class: "detail" },
       el("div", { class: "evidence" },
         event.thumbnail_url ? el("img", { src: event.thumbnail_url, alt: `evidence of event ${id}`, class: "evidence-peak" }) : "",
+        event.heatmap_url ? el("img", { src: event.heatmap_url, alt: `anomaly heatmap of event ${id}`, class: "evidence-peak" }) : "",
         event.strip_url ? el("img", { src: event.strip_url, alt: `strip of event ${id}`, style: "width: 480px" }) : ""),
       el("p", {}, `peak ${event.peak_score.toFixed(2)} at ${when(event.peak_at)} · ${event.frames} frames · scores: ${scores || "—"}`),
       el("p", { class: "muted" }, `alerts: ${event.deliveries.map((d) => `${d.kind} → ${d.target} (${d.status})`).join("; ") || "none"}`),

@@ -121,7 +121,10 @@ def hit_feedback(
 
 def _evidence(svc: ServicesDep, event_id: int, which: str) -> FileResponse:
     event = svc.workspace.runtime.event(event_id)
-    relative = event.thumbnail_path if which == "thumbnail" else event.strip_path
+    if which == "heatmap":
+        relative = event.details.get("evidence", {}).get("heatmap")
+    else:
+        relative = event.thumbnail_path if which == "thumbnail" else event.strip_path
     if not relative:
         raise NotFoundError(f"event {event_id} has no {which}")
     path = svc.inside_home(relative)
@@ -149,6 +152,16 @@ def event_thumbnail(event_id: IdPath, svc: ServicesDep, _: Reader) -> FileRespon
 )
 def event_strip(event_id: IdPath, svc: ServicesDep, _: Reader) -> FileResponse:
     return _evidence(svc, event_id, "strip")
+
+
+@router.get(
+    "/events/{event_id}/heatmap",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}},
+    summary="Anomaly models: the anomaly heatmap over the peak frame",
+)
+def event_heatmap(event_id: IdPath, svc: ServicesDep, _: Reader) -> FileResponse:
+    return _evidence(svc, event_id, "heatmap")
 
 
 @router.post(

@@ -32,6 +32,9 @@ class EventOut(BaseModel):
     frames: int
     thumbnail_url: str | None = Field(description="Evidence frame at the peak, by event id.")
     strip_url: str | None = Field(description="Evidence strip around the peak, by event id.")
+    heatmap_url: str | None = Field(
+        None, description="Anomaly models: the anomaly heatmap over the peak frame, by event id."
+    )
     details: dict[str, Any]
     reviewed_at: datetime | None = Field(
         None, description="Triage: when an operator marked the event reviewed (null: not yet)."
@@ -59,6 +62,9 @@ class EventOut(BaseModel):
             frames=event.frames,
             thumbnail_url=f"{base}/thumbnail" if event.thumbnail_path else None,
             strip_url=f"{base}/strip" if event.strip_path else None,
+            heatmap_url=f"{base}/heatmap"
+            if event.details.get("evidence", {}).get("heatmap")
+            else None,
             details=event.details,
             reviewed_at=event.reviewed_at,
             reviewed_by=event.reviewed_by,
