@@ -165,12 +165,83 @@ def score_variants(features, rows, val, draws_n, draws_d, holdout, ratios=(0.1, 
             print(f"  {name}: {np.mean(values):.3f} ({np.min(values):.3f}-{np.max(values):.3f})")
 
 
+def defect_bank_variants(features, rows, val, draws_n, draws_d) -> None:  # type: ignore[no-untyped-def]
+    """The 8 labelled defects' far-from-normal patches as a second bank (issue 20).
+
+    Defect patches farther from the normal bank than the 99th / 99.9th percentile of
+    the normals' own leave-one-out patch distances form a defect bank; a test image
+    scores its top-16 normal distance minus lambda times a distance to that bank, or a
+    2-feature logistic head (normals leave-one-out, each defect against the bank
+    without its own patches). Compared with top-k (k = 4..32) and a 3-NN distance.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from vigil.anomaly import patchcore
+    from vigil.anomaly.evaluate import auroc, detection_at
+    from vigil.anomaly.features import FeatureConfig
+
+    labels = val["labels"]
+    grid = int(np.sqrt(features.shape[1]))
+    config = FeatureConfig(input_size=grid * 8)
+    test = features[rows(val["test"])]
+    res: dict[str, list[float]] = {}
+
+    def add(name: str, scores: np.ndarray) -> None:
+        res.setdefault(name + " auroc", []).append(auroc(labels, scores))
+        res.setdefault(name + " det", []).append(detection_at(labels, scores))
+
+    def top(d: np.ndarray, k: int = 16) -> np.ndarray:
+        return np.sort(d, axis=1)[:, -k:].mean(axis=1)
+
+    def bottom(d: np.ndarray, k: int = 16) -> np.ndarray:
+        return np.sort(d, axis=1)[:, :k].mean(axis=1)
+
+    for d in range(len(draws_n)):
+        normals = features[rows(draws_n[d])]
+        model = patchcore.fit_patches(normals, config, seed=d)
+        dn = patchcore._nearest(model.index, test)
+        for k in (4, 8, 16, 32):
+            add(f"top{k}", top(dn, k))
+        squared, _ = model.index.search(np.ascontiguousarray(test.reshape(-1, test.shape[2])), 3)
+        add("knn3 top16", top(np.sqrt(np.maximum(squared, 0)).mean(axis=1).reshape(dn.shape)))
+        defects = features[rows(draws_d[d])]
+        to_normal = patchcore._nearest(model.index, defects)
+        for pct in (99.0, 99.9):
+            far = to_normal > np.percentile(model._loo, pct)
+            bank = patchcore._flat_index(defects[far])
+            dd = patchcore._nearest(bank, test)
+            add(f"p{pct} ratio top16", top(dn / (dn + dd + 1e-9)))
+            add(f"p{pct} -min dd", -dd.min(axis=1))
+            for lam in (0.25, 0.5, 1.0):
+                add(f"p{pct} top16(dn-{lam}dd)", top(dn - lam * dd))
+                add(f"p{pct} top16dn-{lam}*bot16dd", top(dn) - lam * bottom(dd))
+            if pct == 99.0:
+                xn = np.c_[top(model._loo), bottom(patchcore._nearest(bank, normals))]
+                xd = []
+                for j in range(len(defects)):
+                    others = far.copy()
+                    others[j] = False
+                    own = patchcore._nearest(
+                        patchcore._flat_index(defects[others]), defects[j : j + 1]
+                    )
+                    xd.append([top(to_normal[j : j + 1])[0], bottom(own)[0]])
+                x = np.log(np.r_[xn, np.array(xd)])
+                y = np.r_[np.zeros(len(xn)), np.ones(len(xd))]
+                xt = np.log(np.c_[top(dn), bottom(dd)])
+                for c in (0.1, 1.0, 10.0):
+                    head = LogisticRegression(C=c, class_weight="balanced", max_iter=1000)
+                    add(f"p99 logit C{c}", head.fit(x, y).decision_function(xt))
+    print("mean over draws (min-max)")
+    for name, values in res.items():
+        print(f"  {name}: {np.mean(values):.3f} ({np.min(values):.3f}-{np.max(values):.3f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cache", type=Path, default=Path("/tmp/anomaly-tune"))
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--draws", type=int, default=3)
-    parser.add_argument("--mode", choices=("recipes", "scoring"), default="recipes")
+    parser.add_argument("--mode", choices=("recipes", "scoring", "defect-bank"), default="recipes")
     args = parser.parse_args()
 
     from vigil.anomaly import patchcore
@@ -206,6 +277,9 @@ def main() -> None:
     if args.mode == "scoring":
         ratios = (0.1, 0.25) if args.size == 224 else (0.1,)
         score_variants(compose(blocks, (4, 10), 3), rows, val, draws_n, draws_d, holdout, ratios)
+        return
+    if args.mode == "defect-bank":
+        defect_bank_variants(compose(blocks, (4, 10), 3), rows, val, draws_n, draws_d)
         return
     recipes = [((4, 10), 3), ((4, 7), 3), ((2, 4, 10), 3), ((4, 7, 10), 3), ((4, 10), 5)]
     for layers, pool in recipes:
