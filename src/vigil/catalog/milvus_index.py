@@ -24,7 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from vigil.catalog.vector_index import SearchResult
+from vigil.catalog.vector_index import (
+    SearchResult,
+    as_ids,
+    checked_additions,
+    checked_queries,
+)
 from vigil.errors import InvalidInputError, VectorIndexError
 from vigil.settings import IndexSettings
 
@@ -127,7 +132,7 @@ class MilvusVectorIndex:
         return bool(self.contains(np.asarray([embedding_id], dtype=np.int64))[0])
 
     def contains(self, ids: np.ndarray | Iterable[int]) -> np.ndarray:
-        wanted = _ids(ids)
+        wanted = as_ids(ids)
         found: set[int] = set()
         for start in range(0, wanted.size, _BATCH):
             chunk = [int(i) for i in wanted[start : start + _BATCH]]
@@ -168,16 +173,7 @@ class MilvusVectorIndex:
     ) -> list[SearchResult]:
         if k < 1:
             raise InvalidInputError(f"k must be >= 1, got {k}")
-        queries = np.asarray(queries, dtype=np.float32)
-        if queries.ndim == 1:
-            queries = queries[None, :]  # (1, D)
-        if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise VectorIndexError(
-                f"queries must be ({self.dim},) or (Q, {self.dim}) for this index, "
-                f"got shape {queries.shape}"
-            )
-        if not np.isfinite(queries).all():
-            raise InvalidInputError("query vectors contain NaN or infinite values")
+        queries = checked_queries(queries, self.dim)
         expression = ""
         if allowed_ids is not None:
             allowed = np.unique(np.asarray(allowed_ids, dtype=np.int64).ravel())
@@ -204,7 +200,7 @@ class MilvusVectorIndex:
         return results
 
     def reconstruct(self, ids: np.ndarray | Iterable[int]) -> np.ndarray:
-        wanted = _ids(ids)
+        wanted = as_ids(ids)
         rows: dict[int, list[float]] = {}
         for start in range(0, wanted.size, _BATCH):
             chunk = [int(i) for i in wanted[start : start + _BATCH]]
@@ -233,22 +229,7 @@ class MilvusVectorIndex:
         *,
         skip_present: bool,
     ) -> int:
-        ids_array = _ids(ids)
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
-            raise VectorIndexError(
-                f"vectors must be (N, {self.dim}) for this index, got shape {vectors.shape}"
-            )
-        if vectors.shape[0] != ids_array.size:
-            raise InvalidInputError(
-                f"got {ids_array.size} ids for {vectors.shape[0]} vectors; expected one id each"
-            )
-        if ids_array.size and ids_array.min() < 0:
-            raise InvalidInputError("ids must be >= 0")
-        if np.unique(ids_array).size != ids_array.size:
-            raise InvalidInputError("the same id appears twice in one add")
-        if not np.isfinite(vectors).all():
-            raise InvalidInputError("vectors contain NaN or infinite values")
+        ids_array, vectors = checked_additions(ids, vectors, self.dim)
         if skip_present and ids_array.size:
             new = ~self.contains(ids_array)
             ids_array, vectors = ids_array[new], vectors[new]
@@ -263,7 +244,7 @@ class MilvusVectorIndex:
         return int(ids_array.size)
 
     def remove(self, ids: np.ndarray | Iterable[int]) -> int:
-        wanted = np.unique(_ids(ids))
+        wanted = np.unique(as_ids(ids))
         present = wanted[self.contains(wanted)]
         for start in range(0, present.size, _BATCH):
             chunk = [int(i) for i in present[start : start + _BATCH]]
@@ -297,10 +278,3 @@ class MilvusVectorIndex:
 
     def close(self) -> None:
         self._client.close()
-
-
-def _ids(ids: np.ndarray | Iterable[int]) -> np.ndarray:
-    array = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, np.int64)
-    if array.ndim != 1:
-        raise InvalidInputError(f"ids must be 1-d, got shape {array.shape}")
-    return array

@@ -25,7 +25,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from vigil.catalog.store import Catalog
-from vigil.catalog.vector_index import SearchResult
+from vigil.catalog.vector_index import (
+    SearchResult,
+    as_ids,
+    checked_additions,
+    checked_queries,
+)
 from vigil.errors import InvalidInputError, VectorIndexError
 from vigil.settings import IndexSettings
 
@@ -124,7 +129,7 @@ class PgVectorIndex:
         return bool(self.contains(np.asarray([embedding_id], dtype=np.int64))[0])
 
     def contains(self, ids: np.ndarray | Iterable[int]) -> np.ndarray:
-        wanted = _ids(ids)
+        wanted = as_ids(ids)
 
         def lookup() -> set[int]:
             with self.catalog.reads() as session:
@@ -152,16 +157,7 @@ class PgVectorIndex:
     ) -> list[SearchResult]:
         if k < 1:
             raise InvalidInputError(f"k must be >= 1, got {k}")
-        queries = np.asarray(queries, dtype=np.float32)
-        if queries.ndim == 1:
-            queries = queries[None, :]  # (1, D)
-        if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise VectorIndexError(
-                f"queries must be ({self.dim},) or (Q, {self.dim}) for this index, "
-                f"got shape {queries.shape}"
-            )
-        if not np.isfinite(queries).all():
-            raise InvalidInputError("query vectors contain NaN or infinite values")
+        queries = checked_queries(queries, self.dim)
         where = ""
         params: dict[str, object] = {"k": k}
         if allowed_ids is not None:
@@ -196,7 +192,7 @@ class PgVectorIndex:
         return self._run(run)
 
     def reconstruct(self, ids: np.ndarray | Iterable[int]) -> np.ndarray:
-        wanted = _ids(ids)
+        wanted = as_ids(ids)
 
         def fetch() -> dict[int, str]:
             with self.catalog.reads() as session:
@@ -220,22 +216,7 @@ class PgVectorIndex:
         return self._insert(self.table, ids, vectors)
 
     def _insert(self, table: str, ids: np.ndarray | Iterable[int], vectors: np.ndarray) -> int:
-        ids_array = _ids(ids)
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
-            raise VectorIndexError(
-                f"vectors must be (N, {self.dim}) for this index, got shape {vectors.shape}"
-            )
-        if vectors.shape[0] != ids_array.size:
-            raise InvalidInputError(
-                f"got {ids_array.size} ids for {vectors.shape[0]} vectors; expected one id each"
-            )
-        if ids_array.size and ids_array.min() < 0:
-            raise InvalidInputError("ids must be >= 0")
-        if np.unique(ids_array).size != ids_array.size:
-            raise InvalidInputError("the same id appears twice in one add")
-        if not np.isfinite(vectors).all():
-            raise InvalidInputError("vectors contain NaN or infinite values")
+        ids_array, vectors = checked_additions(ids, vectors, self.dim)
         statement = text(
             f"INSERT INTO {table} (id, embedding) VALUES (:id, CAST(:v AS vector)) "
             "ON CONFLICT (id) DO NOTHING"
@@ -262,7 +243,7 @@ class PgVectorIndex:
         return self._run(insert)
 
     def remove(self, ids: np.ndarray | Iterable[int]) -> int:
-        wanted = [int(i) for i in np.unique(_ids(ids))]
+        wanted = [int(i) for i in np.unique(as_ids(ids))]
 
         def delete() -> int:
             with self.catalog.writes.begin() as session:
@@ -305,10 +286,3 @@ class PgVectorIndex:
 def _literal(vector: np.ndarray) -> str:
     """pgvector's text form, '[x,y,...]', with float32's shortest round-trip digits."""
     return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, np.float32)) + "]"
-
-
-def _ids(ids: np.ndarray | Iterable[int]) -> np.ndarray:
-    array = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, np.int64)
-    if array.ndim != 1:
-        raise InvalidInputError(f"ids must be 1-d, got shape {array.shape}")
-    return array
