@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -25,8 +26,9 @@ from vigil.context import Context
 from vigil.errors import InvalidInputError, NotFoundError
 from vigil.runtime.alerts import AlertDispatcher
 from vigil.sources.readers import ReconnectPolicy
-from vigil.sources.types import SourceKind
+from vigil.sources.types import Source, SourceKind
 from vigil.tracks import TrackBuildReport, build_tracks
+from vigil.tracks.build import FrameWatcher
 from vigil.tracks.live import LiveZoneEvents, LiveZoneReport
 from vigil.tracks.plots import background_frame, plot_tracks
 from vigil.tracks.search import TrackHit, match_track, search_tracks
@@ -72,28 +74,55 @@ class Tracks:
             if sources
             else [s for s in context.catalog.list_sources() if s.kind != SourceKind.STREAM]
         )
-        runtime = context.settings.runtime
-        policy = ReconnectPolicy(
-            base_delay_s=runtime.reconnect_base_s,
-            max_delay_s=runtime.reconnect_max_s,
-            first_attempts=1,
-        )
         return [
-            build_tracks(
+            self._track(
                 source,
-                catalog=context.catalog,
-                detector=context.detector,
-                embedder=context.embedder,
-                settings=context.settings.tracks,
-                home=context.home,
                 max_seconds=max_seconds,
                 restart=restart,
-                reconnect_policy=policy,
                 lock_wait_s=lock_wait_s,
                 on_progress=on_progress,
+                first_attempts=1,
             )
             for source in targets
         ]
+
+    def _track(
+        self,
+        source: Source,
+        *,
+        max_seconds: float | None,
+        lock_wait_s: float,
+        on_progress: Callable[[TrackBuildReport], None] | None,
+        first_attempts: int | None = None,
+        restart: bool = False,
+        watcher: FrameWatcher | None = None,
+    ) -> TrackBuildReport:
+        """One tracking pass with the workspace's models, settings and reconnect policy.
+
+        ``first_attempts`` None keeps the policy's own (a live watch retries a camera
+        that is not up yet); 1 fails a batch build fast on a dead source.
+        """
+        context = self.context
+        runtime = context.settings.runtime
+        policy = ReconnectPolicy(
+            base_delay_s=runtime.reconnect_base_s, max_delay_s=runtime.reconnect_max_s
+        )
+        if first_attempts is not None:
+            policy = replace(policy, first_attempts=first_attempts)
+        return build_tracks(
+            source,
+            catalog=context.catalog,
+            detector=context.detector,
+            embedder=context.embedder,
+            settings=context.settings.tracks,
+            home=context.home,
+            max_seconds=max_seconds,
+            restart=restart,
+            reconnect_policy=policy,
+            lock_wait_s=lock_wait_s,
+            on_progress=on_progress,
+            watcher=watcher,
+        )
 
     def watch(
         self,
@@ -124,20 +153,11 @@ class Tracks:
             context.home,
             on_stored=dispatcher.wake,
         )
-        policy = ReconnectPolicy(
-            base_delay_s=runtime.reconnect_base_s, max_delay_s=runtime.reconnect_max_s
-        )
         dispatcher.start()
         try:
-            report = build_tracks(
+            report = self._track(
                 found,
-                catalog=context.catalog,
-                detector=context.detector,
-                embedder=context.embedder,
-                settings=context.settings.tracks,
-                home=context.home,
                 max_seconds=max_seconds,
-                reconnect_policy=policy,
                 lock_wait_s=lock_wait_s,
                 on_progress=on_progress,
                 watcher=watcher,

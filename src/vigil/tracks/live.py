@@ -33,12 +33,11 @@ from vigil.structure.thumbnails import write_thumbnail
 from vigil.tracks.attributes import foot_point
 from vigil.tracks.zones import (
     ZONES_MODEL_ID,
-    LineSpec,
     ZoneSet,
     ZoneSpec,
     check_geometry,
+    crossing_direction,
     known_zone_events,
-    side_of_line,
     zone_event_key,
 )
 
@@ -123,7 +122,7 @@ class LiveZones:
                 )
             if state.last_foot is not None:
                 for line, segment in self._lines:
-                    crossing = self._crossing(line, segment, state.last_foot, foot)
+                    crossing = crossing_direction(line, segment, state.last_foot, foot)
                     if crossing is None or (line.classes and sighting.label not in line.classes):
                         continue
                     self.counts[f"line:{line.name}"][crossing] += 1
@@ -187,22 +186,6 @@ class LiveZones:
                 )
             )
         return found
-
-    @staticmethod
-    def _crossing(
-        line: LineSpec,
-        segment: LineString,
-        before: tuple[float, float],
-        after: tuple[float, float],
-    ) -> str | None:
-        if before == after or not segment.intersects(LineString([before, after])):
-            return None
-        (ax, ay), (bx, by) = line.points
-        side_before = side_of_line(ax, ay, bx, by, *before)
-        side_after = side_of_line(ax, ay, bx, by, *after)
-        if side_before == side_after or side_before == 0:
-            return None
-        return "left_to_right" if side_after > 0 else "right_to_left"
 
     def _occurrence(
         self,

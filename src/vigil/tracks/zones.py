@@ -283,20 +283,14 @@ def _analyse(tracks: list[TrackRecord], zone_set: ZoneSet) -> ZoneReport:
         stats = areas.setdefault(f"line:{line.name}", AreaStats(line.name, "line"))
         stats.crossings = {"left_to_right": 0, "right_to_left": 0}
         segment = LineString(line.points)
-        (ax, ay), (bx, by) = line.points
         for track in tracks:
             if line.classes and track.label not in line.classes:
                 continue
             for before, after in pairwise(track.trajectory):
                 p, q = foot_point(before[1:]), foot_point(after[1:])
-                if p == q or not segment.intersects(LineString([p, q])):
+                direction = crossing_direction(line, segment, p, q)
+                if direction is None:
                     continue
-                side_p = side_of_line(ax, ay, bx, by, *p)
-                side_q = side_of_line(ax, ay, bx, by, *q)
-                if side_p == side_q or side_p == 0:  # touching, or leaving from on the line
-                    continue
-                # y grows downwards: a positive cross product is the right-hand side.
-                direction = "left_to_right" if side_q > 0 else "right_to_left"
                 stats.crossings[direction] += 1
                 occurrences.append(
                     ZoneOccurrence(
@@ -412,6 +406,23 @@ def _runs(flags: list[bool]) -> list[tuple[int, int]]:
     if start is not None:
         runs.append((start, len(flags) - 1))
     return runs
+
+
+def crossing_direction(line: LineSpec, segment: LineString, before: XY, after: XY) -> str | None:
+    """Which way a foot point moving from ``before`` to ``after`` crossed ``line``, if it did.
+
+    ``segment`` is the line's ``LineString`` (made once per line by the caller).
+    Touching the line, or leaving from on it, is no crossing.
+    """
+    if before == after or not segment.intersects(LineString([before, after])):
+        return None
+    (ax, ay), (bx, by) = line.points
+    side_before = side_of_line(ax, ay, bx, by, *before)
+    side_after = side_of_line(ax, ay, bx, by, *after)
+    if side_before == side_after or side_before == 0:
+        return None
+    # y grows downwards: a positive cross product is the right-hand side.
+    return "left_to_right" if side_after > 0 else "right_to_left"
 
 
 def side_of_line(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> int:
